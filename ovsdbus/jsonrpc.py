@@ -68,7 +68,7 @@ class JsonRpcProtocol(JSONStreamProtocol):
             d.errback(Failure(Disconnected("connection to ovsdb-server lost")))
         d, self.on_disconnect = self.on_disconnect, None
         if d is not None:
-            d.callback(reason)
+            d.callback(None)
 
     def disconnect(self):
         """Close the connection; outstanding requests fail with Disconnected."""

@@ -1,0 +1,209 @@
+"""One live, monitored connection to ovsdb-server.
+
+:class:`OvsdbConnection` is a Twisted service around
+:class:`~twisted.application.internet.ClientService`: it reconnects with a backoff
+policy, and every new connection is prepared (``get_schema``, then the newest
+monitor the server knows) before it is used.  The monitor feeds a
+:class:`~ovsdbus.replica.Replica`; observers get each batch of row changes after
+the whole update has been applied.
+
+While no connection is prepared, :meth:`OvsdbConnection.transact` fails at once
+with :class:`~ovsdbus.errors.Disconnected` (callers are never left hanging), and
+:attr:`OvsdbConnection.synced` is false.
+"""
+
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+
+from ovsdbus.client import OvsdbClientProtocol
+from ovsdbus.errors import Disconnected, Timeout
+from ovsdbus.replica import Replica
+from ovsdbus.schema import DatabaseSchema
+
+MONITOR_ID = "ovsdbus"
+
+
+class _ClientFactory(Factory):
+    """Builds client protocols wired to their :class:`OvsdbConnection`."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def buildProtocol(self, addr):
+        c = self.connection
+        protocol = OvsdbClientProtocol(c.clock, request_timeout=c.request_timeout,
+                                       probe_interval=c.probe_interval)
+        protocol.max_value_size = c.max_message_size
+        protocol.on_update = lambda *args: c._update_received(protocol, *args)
+        protocol.factory = self
+        c._connecting = protocol
+        return protocol
+
+
+class OvsdbConnection(Service):
+    """Keep ``table_columns`` of ``database`` mirrored from the server behind ``endpoint``.
+
+    :param endpoint: an ``IStreamClientEndpoint`` (see :mod:`ovsdbus.remotes`).
+    :param table_columns: ``{table: [column, ...]}`` to monitor.
+    :param clock: ``IReactorTime`` for timeouts, probes and reconnect delays.
+    :param request_timeout: seconds before a request fails with Timeout.
+    :param probe_interval: seconds of silence before an echo probe (``None``: never).
+    :param retry_policy: ``attempt -> seconds`` (default: exponential backoff to 8 s).
+    """
+
+    log = Logger()
+
+    def __init__(self, endpoint, table_columns, clock, database="Open_vSwitch", request_timeout=30.0,
+                 probe_interval=None, retry_policy=None, max_message_size=64 * 1024 * 1024):
+        self.endpoint = endpoint
+        self.table_columns = table_columns
+        self.clock = clock
+        self.database = database
+        self.request_timeout = request_timeout
+        self.probe_interval = probe_interval
+        self.max_message_size = max_message_size
+        self.retry_policy = retry_policy or backoffPolicy(initialDelay=0.25, maxDelay=8.0, factor=2.0)
+        self.replica = None
+        self._protocol = None
+        self._connecting = None
+        self._last_txn_id = None
+        self._observers = []
+        self._state_observers = []
+        self._change_waiters = []
+        self._client_service = None
+
+    # -- observers ---------------------------------------------------------
+
+    def add_observer(self, observer):
+        """Call ``observer(changes)`` with every non-empty list of RowChanges, in commit order."""
+        self._observers.append(observer)
+
+    def add_state_observer(self, observer):
+        """Call ``observer(synced)`` whenever the connection becomes synced or is lost."""
+        self._state_observers.append(observer)
+
+    def next_change(self, timeout):
+        """A Deferred that fires (with ``None``) at the replica's next change, or fails
+        with Timeout after ``timeout`` seconds."""
+        d = defer.Deferred()
+        timer = self.clock.callLater(timeout, self._change_timed_out, d)
+        self._change_waiters.append((d, timer))
+        return d
+
+    def _change_timed_out(self, d):
+        self._change_waiters = [(w, t) for w, t in self._change_waiters if w is not d]
+        d.errback(Timeout("no change from ovsdb-server"))
+
+    def _notify(self, changes):
+        if not changes:
+            return
+        for observer in list(self._observers):
+            try:
+                observer(changes)
+            except Exception:
+                self.log.failure("observer {observer!r} failed", observer=observer)
+        waiters, self._change_waiters = self._change_waiters, []
+        for d, timer in waiters:
+            timer.cancel()
+            d.callback(None)
+
+    def _notify_state(self, synced):
+        for observer in list(self._state_observers):
+            try:
+                observer(synced)
+            except Exception:
+                self.log.failure("state observer {observer!r} failed", observer=observer)
+
+    # -- service -----------------------------------------------------------
+
+    def startService(self):
+        super().startService()
+        self._client_service = ClientService(self.endpoint, _ClientFactory(self), self.retry_policy,
+                                             self.clock, prepareConnection=self._prepare)
+        self._client_service.startService()
+
+    def stopService(self):
+        super().stopService()
+        service, self._client_service = self._client_service, None
+        if service is None:
+            return defer.succeed(None)
+        return service.stopService()
+
+    @property
+    def synced(self):
+        """True while connected with the replica in step with the server."""
+        return self._protocol is not None
+
+    # -- preparing a connection ----------------------------------------------
+
+    def _prepare(self, proxy):
+        protocol = self._connecting
+        self._connecting = None
+        d = protocol.get_schema(self.database)
+        d.addCallback(self._got_schema)
+        d.addCallback(lambda _: protocol.monitor_best(self.database, MONITOR_ID, self.replica.table_columns,
+                                                      self._last_txn_id))
+        d.addCallback(self._monitor_started, protocol)
+
+        def failed(failure):
+            self.log.error("preparing connection to ovsdb-server failed: {error}", error=failure.value)
+            protocol.disconnect()
+            return failure
+
+        d.addErrback(failed)
+        return d
+
+    def _got_schema(self, json):
+        schema = DatabaseSchema.from_json(json)
+        if self.replica is None:
+            self.replica = Replica(schema, self.table_columns)
+        else:
+            self.replica.schema = schema
+
+    def _monitor_started(self, started, protocol):
+        if started.found:
+            changes = self.replica.apply_update(started.initial, started.version)
+        else:
+            changes = self.replica.resync(started.initial, started.version)
+        self._last_txn_id = started.last_txn_id
+        self._protocol = protocol
+        protocol.on_disconnect.addCallback(self._lost, protocol)
+        self.log.info("connected to ovsdb-server ({method}), {n} changes since last sync",
+                      method=started.method, n=len(changes))
+        self._notify_state(True)
+        self._notify(changes)
+
+    def _lost(self, reason, protocol):
+        if protocol is self._protocol:
+            self._protocol = None
+            self.log.warn("lost connection to ovsdb-server; reconnecting")
+            self._notify_state(False)
+
+    def _update_received(self, protocol, monitor_id, updates, version, last_txn_id):
+        if protocol is not self._protocol or monitor_id != MONITOR_ID:
+            return
+        try:
+            changes = self.replica.apply_update(updates, version)
+        except Exception as e:
+            # The replica is unchanged; a fresh connection resyncs it.
+            protocol.protocol_error(e)
+            return
+        if last_txn_id is not None:
+            self._last_txn_id = last_txn_id
+        self._notify(changes)
+
+    # -- requests ------------------------------------------------------------
+
+    def transact(self, operations, timeout=None):
+        """Run an OVSDB transaction on the synced connection.
+
+        Fires with the result list once the reply is in, by which time the replica
+        already holds the transaction's changes (the server sends monitor updates
+        before the reply).  Fails with Disconnected when not synced.
+        """
+        if self._protocol is None:
+            return defer.fail(Disconnected("not connected to ovsdb-server"))
+        return self._protocol.transact(self.database, operations, timeout=timeout)

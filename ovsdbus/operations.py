@@ -1,0 +1,276 @@
+"""Open_vSwitch semantics: what ovsdbus reads from the replica and the transactions it writes.
+
+Reads (:func:`bridge_exists`, :func:`list_bridges`, :func:`list_bridge_ports`) are
+answered from the replica with no OVSDB request.  Each write verb has a planner, a
+pure function ``plan_<verb>(replica, ...) -> [operation, ...]`` that checks the
+caller's request against the replica (raising NotFound, AlreadyExists or
+InvalidArgs) and builds one atomic transaction that starts with ``wait``
+operations (timeout 0) asserting exactly what the plan assumed.  If another
+writer changed any of it meanwhile, the transaction fails without changing
+anything, and :class:`Operations` plans again from the updated replica — so two
+concurrent CreateBridge("br0") give one success and one AlreadyExists, and a port
+added to a bridge another client just deleted gives NotFound, never a dangling row.
+"""
+
+from twisted.internet import defer
+
+from ovsdbus.errors import Disconnected, InvalidArgs, NotFound, AlreadyExists, Timeout, TransactionError, \
+    WaitTimedOut
+
+#: The tables and columns ovsdbus mirrors.
+MONITORED_COLUMNS = {
+    "Open_vSwitch": ["bridges", "cur_cfg", "next_cfg", "ovs_version", "db_version"],
+    "Bridge": ["name", "ports", "controller", "fail_mode", "datapath_type", "external_ids", "other_config"],
+    "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "external_ids"],
+    "Interface": ["name", "type", "options", "ofport", "mtu", "mac_in_use", "admin_state", "link_state",
+                  "error", "statistics", "external_ids"],
+    "Controller": ["target"],
+}
+
+#: Linux's IFNAMSIZ less the terminating NUL: the longest network device name.
+MAX_NAME_BYTES = 15
+
+#: The tables whose ``name`` a new bridge or port must not take.
+NAMED_TABLES = ("Bridge", "Port", "Interface")
+
+
+def check_name(name, what="name"):
+    """Raise InvalidArgs unless ``name`` is a name Linux accepts for a network device.
+
+    Bridges and ports become network devices (a bridge's local port is an internal
+    interface of its name), so their names follow the kernel's rule (dev_valid_name):
+    1 to 15 bytes, not ``.`` or ``..``, no ``/``, ``:``, whitespace or control character.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgs("%s must not be empty" % what)
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        raise InvalidArgs("%s %r is %d bytes long; network device names have at most %d"
+                          % (what, name[:64], size, MAX_NAME_BYTES))
+    if name in (".", ".."):
+        raise InvalidArgs("%s must not be %r" % (what, name))
+    for ch in name:
+        if ch in "/:" or ch.isspace() or ord(ch) < 32 or ord(ch) == 127:
+            raise InvalidArgs("%s %r contains %r, which network device names may not" % (what, name, ch))
+
+
+# -- reads ---------------------------------------------------------------------
+
+def find_bridge(replica, name):
+    """The uuid of bridge ``name``, or None."""
+    return replica.find("Bridge", name=name)
+
+
+def bridge_exists(replica, name):
+    """True if a bridge called ``name`` exists."""
+    return find_bridge(replica, name) is not None
+
+
+def list_bridges(replica):
+    """The sorted names of all bridges."""
+    return sorted(row["name"] for row in replica.rows("Bridge").values())
+
+
+def list_bridge_ports(replica, bridge):
+    """The sorted names of ``bridge``'s ports, less its local port (as ``ovs-vsctl list-ports``)."""
+    uuid = _require_bridge(replica, bridge)
+    ports = replica.rows("Port")
+    names = []
+    for port_uuid in replica.row("Bridge", uuid)["ports"]:
+        port = ports.get(port_uuid)
+        if port is not None and port["name"] != bridge:
+            names.append(port["name"])
+    names.sort()
+    return names
+
+
+def _require_bridge(replica, name):
+    check_name(name, "bridge name")
+    uuid = find_bridge(replica, name)
+    if uuid is None:
+        raise NotFound("no bridge named %r" % name)
+    return uuid
+
+
+def _require_unused(replica, name, what):
+    check_name(name, what)
+    for table in NAMED_TABLES:
+        if replica.find(table, name=name) is not None:
+            raise AlreadyExists("%s %r: a %s of that name already exists" % (what, name, table.lower()))
+
+
+def _root_uuid(replica):
+    rows = replica.rows("Open_vSwitch")
+    if not rows:
+        raise NotFound("the database has no Open_vSwitch row; initialise it (ovs-vsctl init)")
+    return next(iter(rows))
+
+
+# -- building blocks of transactions ------------------------------------------------
+
+def _uuid(uuid):
+    return ["uuid", uuid]
+
+
+def _named(name):
+    return ["named-uuid", name]
+
+
+def _uuid_set(*atoms):
+    return ["set", list(atoms)]
+
+
+def wait_absent(table, name):
+    """A wait that holds only if no row of ``table`` is called ``name``."""
+    return {"op": "wait", "table": table, "where": [["name", "==", name]], "columns": ["name"],
+            "until": "==", "rows": [], "timeout": 0}
+
+
+def wait_present(table, uuid, where=()):
+    """A wait that holds only if row ``uuid`` of ``table`` exists (and matches ``where``)."""
+    return {"op": "wait", "table": table, "where": [["_uuid", "==", _uuid(uuid)]] + list(where),
+            "columns": ["_uuid"], "until": "==", "rows": [{"_uuid": _uuid(uuid)}], "timeout": 0}
+
+
+def _insert_port(port, interface_type=""):
+    """Insert an Interface and a Port of name ``port`` (uuid-names ``new_iface``, ``new_port``)."""
+    iface = {"name": port}
+    if interface_type:
+        iface["type"] = interface_type
+    return [
+        {"op": "insert", "table": "Interface", "row": iface, "uuid-name": "new_iface"},
+        {"op": "insert", "table": "Port", "row": {"name": port, "interfaces": _named("new_iface")},
+         "uuid-name": "new_port"},
+    ]
+
+
+# -- planners ------------------------------------------------------------------------
+
+def plan_create_bridge(replica, name):
+    """Bridge ``name`` with its local Port and ``internal`` Interface, linked from Open_vSwitch."""
+    _require_unused(replica, name, "bridge name")
+    root = _root_uuid(replica)
+    return [wait_present("Open_vSwitch", root)] + [wait_absent(t, name) for t in NAMED_TABLES] \
+        + _insert_port(name, "internal") + [
+            {"op": "insert", "table": "Bridge", "row": {"name": name, "ports": _named("new_port")},
+             "uuid-name": "new_bridge"},
+            {"op": "mutate", "table": "Open_vSwitch", "where": [["_uuid", "==", _uuid(root)]],
+             "mutations": [["bridges", "insert", _uuid_set(_named("new_bridge"))]]},
+            {"op": "comment", "comment": "ovsdbus: CreateBridge %s" % name},
+    ]
+
+
+def plan_delete_bridge(replica, name):
+    """Unlink bridge ``name`` from Open_vSwitch; its ports and interfaces are collected with it."""
+    uuid = _require_bridge(replica, name)
+    root = _root_uuid(replica)
+    return [
+        wait_present("Bridge", uuid),
+        {"op": "mutate", "table": "Open_vSwitch", "where": [["_uuid", "==", _uuid(root)]],
+         "mutations": [["bridges", "delete", _uuid_set(_uuid(uuid))]]},
+        {"op": "comment", "comment": "ovsdbus: DeleteBridge %s" % name},
+    ]
+
+
+def plan_add_port(replica, bridge, port):
+    """Port ``port`` with an Interface of the same name on ``bridge``."""
+    uuid = _require_bridge(replica, bridge)
+    _require_unused(replica, port, "port name")
+    return [wait_present("Bridge", uuid)] + [wait_absent(t, port) for t in NAMED_TABLES] \
+        + _insert_port(port) + [
+            {"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", _uuid(uuid)]],
+             "mutations": [["ports", "insert", _uuid_set(_named("new_port"))]]},
+            {"op": "comment", "comment": "ovsdbus: AddPort %s %s" % (bridge, port)},
+    ]
+
+
+def plan_delete_port(replica, bridge, port):
+    """Remove ``port`` from ``bridge``; the Port and its Interfaces are collected."""
+    bridge_uuid = _require_bridge(replica, bridge)
+    check_name(port, "port name")
+    port_uuid = replica.find("Port", name=port)
+    if port_uuid is None or port_uuid not in replica.row("Bridge", bridge_uuid)["ports"]:
+        raise NotFound("bridge %r has no port named %r" % (bridge, port))
+    if port == bridge:
+        raise InvalidArgs("port %r is the local port of bridge %r; delete the bridge instead" % (port, bridge))
+    return [
+        wait_present("Bridge", bridge_uuid, [["ports", "includes", _uuid_set(_uuid(port_uuid))]]),
+        {"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", _uuid(bridge_uuid)]],
+         "mutations": [["ports", "delete", _uuid_set(_uuid(port_uuid))]]},
+        {"op": "comment", "comment": "ovsdbus: DeletePort %s %s" % (bridge, port)},
+    ]
+
+
+# -- running them -------------------------------------------------------------------
+
+class Operations:
+    """The Open_vSwitch verbs on an :class:`~ovsdbus.connection.OvsdbConnection`.
+
+    Write verbs return Deferreds that fire once the change is committed (and visible
+    in the replica); they are retried from a fresh plan when another writer changed
+    what the plan assumed, up to ``max_attempts`` times.
+    """
+
+    def __init__(self, connection, max_attempts=5, conflict_wait=2.0):
+        self.connection = connection
+        self.max_attempts = max_attempts
+        self.conflict_wait = conflict_wait
+
+    @property
+    def replica(self):
+        """The synced replica; raises Disconnected when there is none."""
+        if not self.connection.synced:
+            raise Disconnected("not connected to ovsdb-server")
+        return self.connection.replica
+
+    # reads
+    def bridge_exists(self, name):
+        """True if bridge ``name`` exists (InvalidArgs for a name no bridge can have)."""
+        check_name(name, "bridge name")
+        return bridge_exists(self.replica, name)
+
+    def list_bridges(self):
+        """Sorted bridge names."""
+        return list_bridges(self.replica)
+
+    def list_bridge_ports(self, bridge):
+        """Sorted port names of ``bridge`` without its local port."""
+        return list_bridge_ports(self.replica, bridge)
+
+    # writes
+    def create_bridge(self, name):
+        """Create bridge ``name`` (see :func:`plan_create_bridge`)."""
+        return self._run(plan_create_bridge, name)
+
+    def delete_bridge(self, name):
+        """Delete bridge ``name`` (see :func:`plan_delete_bridge`)."""
+        return self._run(plan_delete_bridge, name)
+
+    def add_port(self, bridge, port):
+        """Add port ``port`` to ``bridge`` (see :func:`plan_add_port`)."""
+        return self._run(plan_add_port, bridge, port)
+
+    def delete_port(self, bridge, port):
+        """Delete port ``port`` from ``bridge`` (see :func:`plan_delete_port`)."""
+        return self._run(plan_delete_port, bridge, port)
+
+    @defer.inlineCallbacks
+    def _run(self, planner, *args):
+        for _ in range(self.max_attempts):
+            replica = self.replica
+            generation = replica.generation
+            operations = planner(replica, *args)
+            try:
+                yield self.connection.transact(operations)
+            except WaitTimedOut:
+                # Someone changed what we assumed.  The server sends their update
+                # before our reply, so the replica normally has it already; if not,
+                # wait for it before planning again.
+                if replica.generation == generation:
+                    try:
+                        yield self.connection.next_change(self.conflict_wait)
+                    except Timeout:
+                        pass
+                continue
+            return None
+        raise TransactionError("conflict", "the database kept changing under %d attempts" % self.max_attempts)

@@ -1,0 +1,85 @@
+"""``twistd ovsdbus``: command-line options and the service they build."""
+
+import os
+
+from twisted.application.service import MultiService
+from twisted.python import usage
+
+from ovsdbus.connection import OvsdbConnection
+from ovsdbus.operations import MONITORED_COLUMNS, Operations
+from ovsdbus.remotes import DEFAULT_REMOTE, parse_remotes, remotes_endpoint
+
+DEFAULT_PROBE_INTERVAL = 5.0
+
+
+def _positive(text):
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+class Options(usage.Options):
+    """Options of ``twistd ovsdbus``."""
+
+    synopsis = "[options]"
+    longdesc = ("Serve Open vSwitch's database (OVSDB) on D-Bus as org.openvswitch.ovsdb. "
+                "ovsdbus keeps one connection to ovsdb-server, reconnecting with backoff; while it is "
+                "not connected, every call answers org.openvswitch.ovsdb.Error.Disconnected at once.")
+    optParameters = [
+        ["ovsdb", None, DEFAULT_REMOTE,
+         "ovsdb-server remote(s) in OVS syntax: unix:PATH, tcp:HOST:PORT, ssl:HOST:PORT, or a "
+         "comma-separated list tried in turn."],
+        ["bus", None, "system", "D-Bus bus: system, session, or a D-Bus address such as unix:path=/run/x/bus."],
+        ["timeout", None, 30.0, "Seconds to wait for each reply from ovsdb-server.", _positive],
+        ["probe-interval", None, DEFAULT_PROBE_INTERVAL,
+         "Seconds of silence on a tcp/ssl connection before an echo probe (unix sockets are not probed); "
+         "0 disables.", float],
+        ["max-message-size", None, 64 * 1024 * 1024, "Largest JSON message accepted from ovsdb-server, in bytes.",
+         int],
+    ]
+
+    def postOptions(self):
+        try:
+            self["remotes"] = parse_remotes(self["ovsdb"])
+        except ValueError as e:
+            raise usage.UsageError("--ovsdb: %s" % e)
+        if any(r.kind == "ssl" for r in self["remotes"]):
+            raise usage.UsageError("--ovsdb: ssl remotes are not supported yet; use unix: or tcp:")
+        if not self["bus"]:
+            raise usage.UsageError("--bus must not be empty")
+        if self["probe-interval"] < 0:
+            raise usage.UsageError("--probe-interval must be >= 0")
+        if self["max-message-size"] < 1024:
+            raise usage.UsageError("--max-message-size must be at least 1024")
+
+
+def _stop_process(reason):
+    """The bus is gone (txdbus never reconnects): stop with exit status 1, so that the
+    supervisor (systemd's Restart=on-failure) starts a fresh process."""
+    from twisted.internet import reactor
+    reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
+    if reactor.running:
+        reactor.stop()
+    else:
+        reactor.callWhenRunning(reactor.stop)
+
+
+def makeService(options, reactor=None):
+    """Build the ovsdbus service: the OVSDB connection and the D-Bus service."""
+    if reactor is None:
+        from twisted.internet import reactor
+    from ovsdbus.dbus import BusService
+
+    remotes = options["remotes"]
+    probe = options["probe-interval"] or None
+    connection = OvsdbConnection(
+        remotes_endpoint(reactor, remotes), MONITORED_COLUMNS, reactor,
+        request_timeout=options["timeout"],
+        probe_interval=probe if any(r.is_network for r in remotes) else None,
+        max_message_size=options["max-message-size"])
+    operations = Operations(connection)
+    top = MultiService()
+    connection.setServiceParent(top)
+    BusService(reactor, options["bus"], operations, _stop_process).setServiceParent(top)
+    return top
