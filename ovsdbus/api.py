@@ -79,6 +79,10 @@ def _m(name, inputs, outputs, doc):
     return MethodSpec(name, tuple(Arg(*a) for a in inputs), tuple(Arg(*a) for a in outputs), doc)
 
 
+def _s(name, args, doc):
+    return SignalSpec(name, tuple(Arg(*a) for a in args), doc)
+
+
 ERRORS_DOC = (
     "Errors: org.openvswitch.ovsdb.Error.{AlreadyExists, NotFound, ConstraintViolation, ReferentialIntegrity, "
     "ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed}, "
@@ -111,7 +115,76 @@ ROOT = InterfaceSpec(
            "The names of BRIDGE's ports, sorted, without the bridge's local port, like "
            "'ovs-vsctl list-ports'. NotFound if BRIDGE does not exist."),
     ),
+    signals=(
+        _s("BridgeAdded", [("name", "s")], "Bridge NAME was created (by anyone)."),
+        _s("BridgeRemoved", [("name", "s")], "Bridge NAME was deleted (by anyone)."),
+        _s("PortAdded", [("bridge", "s"), ("port", "s")],
+           "PORT became a port of BRIDGE (a new bridge's local port included)."),
+        _s("PortRemoved", [("bridge", "s"), ("port", "s")], "PORT stopped being a port of BRIDGE."),
+        _s("InterfaceAdded", [("port", "s"), ("interface", "s")], "INTERFACE became an interface of PORT."),
+        _s("InterfaceRemoved", [("port", "s"), ("interface", "s")],
+           "INTERFACE stopped being an interface of PORT."),
+    ),
+    properties=(
+        PropertySpec("Connected", "b",
+                     "Whether ovsdbus is connected to ovsdb-server with its replica in step; while false, "
+                     "every method answers Disconnected."),
+    ),
 )
+
+_STRMAP = "Empty when the column is empty."
+
+BRIDGE = InterfaceSpec(
+    "org.openvswitch.ovsdb.Bridge",
+    "One row of the Bridge table, at /org/openvswitch/ovsdb/bridge/<escaped name>.",
+    properties=(
+        PropertySpec("Name", "s", "Bridge name."),
+        PropertySpec("Ports", "ao", "Objects of its ports (its local port included), sorted by name."),
+        PropertySpec("FailMode", "s", "fail_mode: 'standalone', 'secure', or '' when unset."),
+        PropertySpec("DatapathType", "s", "datapath_type ('' is the default datapath, 'netdev' userspace)."),
+        PropertySpec("Controllers", "as", "Targets of its controllers, sorted."),
+        PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
+        PropertySpec("OtherConfig", "a{ss}", "other_config. " + _STRMAP),
+    ),
+)
+
+PORT = InterfaceSpec(
+    "org.openvswitch.ovsdb.Port",
+    "One row of the Port table, at /org/openvswitch/ovsdb/port/<escaped name>.",
+    properties=(
+        PropertySpec("Name", "s", "Port name."),
+        PropertySpec("Bridge", "o", "Object of the bridge it belongs to, or '/' if none."),
+        PropertySpec("Interfaces", "ao", "Objects of its interfaces, sorted by name."),
+        PropertySpec("Tag", "x", "VLAN tag 0-4095, or -1 when unset."),
+        PropertySpec("Trunks", "ax", "Trunked VLANs, sorted; empty means all."),
+        PropertySpec("VlanMode", "s", "vlan_mode, or '' when unset."),
+        PropertySpec("BondMode", "s", "bond_mode, or '' when unset."),
+        PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
+    ),
+)
+
+INTERFACE_ = InterfaceSpec(
+    "org.openvswitch.ovsdb.Interface",
+    "One row of the Interface table, at /org/openvswitch/ovsdb/interface/<escaped name>.",
+    properties=(
+        PropertySpec("Name", "s", "Interface name."),
+        PropertySpec("Port", "o", "Object of the port it belongs to, or '/' if none."),
+        PropertySpec("Type", "s", "Interface type ('' is a system interface, 'internal', 'patch', ...)."),
+        PropertySpec("Options", "a{ss}", "options. " + _STRMAP),
+        PropertySpec("OfPort", "x", "OpenFlow port number; 0 while not yet assigned, -1 if it could not be "
+                                     "created."),
+        PropertySpec("MTU", "x", "Current MTU, or 0 when unknown."),
+        PropertySpec("MacInUse", "s", "MAC address in use, or '' when unknown."),
+        PropertySpec("AdminState", "s", "'up', 'down', or '' when unknown."),
+        PropertySpec("LinkState", "s", "'up', 'down', or '' when unknown."),
+        PropertySpec("Error", "s", "Why the interface could not be set up, or '' when it could."),
+        PropertySpec("Statistics", "a{sx}", "Counters as ovs-vswitchd last wrote them."),
+        PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
+    ),
+)
+
+#: Every interface ovsdbus defines, for the installed introspection files.
+ALL = (ROOT, BRIDGE, PORT, INTERFACE_)
 
 
 def _doc(doc, indent):

@@ -20,11 +20,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txdbus import client as txdbus_client
 from txdbus import interface as txdbus_interface
+from txdbus import message as txdbus_message
+from txdbus import objects as txdbus_objects
 from txdbus.objects import IDBusObject
 from zope.interface import implementer
 
 from ovsdbus import api
 from ovsdbus.errors import ERROR_PREFIX, OvsdbusError
+from ovsdbus.view import TreeView
 
 log = Logger()
 
@@ -177,25 +180,107 @@ class ExportedObject:
         raise DBusErrorReply("org.freedesktop.DBus.Error.PropertyReadOnly",
                              "%s.%s is read-only" % (interface_name, property_name))
 
-    def emit_signal(self, interface_name, signal_name, *args):
-        """Emit a signal from this object (nothing if it is not exported)."""
-        if self.object_handler is None:
-            return
-        from txdbus import message
-        spec = next(s for s in self._all_signals(interface_name) if s.name == signal_name)
-        self.object_handler.conn.sendMessage(message.SignalMessage(
-            self.path, signal_name, interface_name, signature=spec.signature, body=list(args)))
 
-    def _all_signals(self, interface_name):
-        if interface_name == PROPERTIES.name:
-            return PROPERTIES.signals
-        return self._specs[interface_name].signals
+def typed_properties(properties):
+    """``{name: (signature, value)}`` (see :mod:`ovsdbus.view`) as typed D-Bus values."""
+    return {name: typed(sig, value) for name, (sig, value) in properties.items()}
+
+
+INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
+
+_STANDARD_XML = """  <interface name="org.freedesktop.DBus.Introspectable">
+    <method name="Introspect">
+      <arg name="xml_data" type="s" direction="out"/>
+    </method>
+  </interface>
+  <interface name="org.freedesktop.DBus.Peer">
+    <method name="Ping"/>
+  </interface>"""
+
+_OBJECT_MANAGER_XML = """  <interface name="org.freedesktop.DBus.ObjectManager">
+    <method name="GetManagedObjects">
+      <arg name="objects" type="a{oa{sa{sv}}}" direction="out"/>
+    </method>
+    <signal name="InterfacesAdded">
+      <arg name="object" type="o"/>
+      <arg name="interfaces" type="a{sa{sv}}"/>
+    </signal>
+    <signal name="InterfacesRemoved">
+      <arg name="object" type="o"/>
+      <arg name="interfaces" type="as"/>
+    </signal>
+  </interface>"""
+
+
+class ObjectHandler(txdbus_objects.DBusObjectHandler):
+    """txdbus's object handler, corrected where D-Bus clients need it:
+
+    - Introspect names every argument and advertises ObjectManager only on the manager;
+    - GetManagedObjects is answered only on the manager's path, with the tree from
+      ``managed_objects()`` (a plain prefix match would also list ``/a/bc`` under ``/a/b``);
+    - exporting and unexporting send no signals: the service sends InterfacesAdded and
+      InterfacesRemoved from the manager's path, where GLib's object manager client listens.
+    """
+
+    def __init__(self, connection, manager_path, managed_objects):
+        super().__init__(connection)
+        self.manager_path = manager_path
+        self.managed_objects = managed_objects
+
+    def exportObject(self, dbusObject):
+        self.exports[dbusObject.getObjectPath()] = dbusObject
+        dbusObject.setObjectHandler(self)
+
+    def unexportObject(self, objectPath):
+        obj = self.exports.pop(objectPath, None)
+        if obj is not None:
+            obj.setObjectHandler(None)
+
+    def handleMethodCallMessage(self, msg):
+        if msg.interface == INTROSPECTABLE and msg.member == "Introspect":
+            xml = self.introspect(msg.path)
+            if xml is None:
+                self._send_err(msg, "org.freedesktop.DBus.Error.UnknownObject", "no object at %s" % msg.path)
+            else:
+                self.conn.sendMessage(txdbus_message.MethodReturnMessage(
+                    msg.serial, body=[xml], destination=msg.sender, signature="s"))
+            return
+        if msg.interface == OBJECT_MANAGER:
+            if msg.path != self.manager_path or msg.member != "GetManagedObjects":
+                self._send_err(msg, "org.freedesktop.DBus.Error.UnknownMethod",
+                               "%s has no %s.%s" % (msg.path, OBJECT_MANAGER, msg.member))
+                return
+            self.conn.sendMessage(txdbus_message.MethodReturnMessage(
+                msg.serial, body=[self.managed_objects()], destination=msg.sender,
+                signature="a{oa{sa{sv}}}"))
+            return
+        super().handleMethodCallMessage(msg)
+
+    def introspect(self, path):
+        """Introspection XML of ``path``: its interfaces and its direct children; None if nothing is there."""
+        obj = self.exports.get(path)
+        prefix = path if path.endswith("/") else path + "/"
+        children = sorted({p[len(prefix):].partition("/")[0] for p in self.exports if p.startswith(prefix)})
+        if obj is None and not children:
+            return None
+        lines = ['<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"',
+                 ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
+                 '<node name="%s">' % path]
+        if obj is not None:
+            lines += [i.introspectionXml for i in obj.getInterfaces()]
+            lines.append(_STANDARD_XML)
+            if path == self.manager_path:
+                lines.append(_OBJECT_MANAGER_XML)
+        lines += ['  <node name="%s"/>' % c for c in children]
+        lines.append("</node>")
+        return "\n".join(lines)
 
 
 class RootObject(ExportedObject):
     """``/org/openvswitch/ovsdb``: the ``org.openvswitch.ovsdb`` interface over :class:`Operations`."""
 
-    def __init__(self, operations):
+    def __init__(self, operations, connection):
         self.operations = operations
         I = api.INTERFACE
         super().__init__(api.OBJECT_PATH, [api.ROOT], {
@@ -206,27 +291,86 @@ class RootObject(ExportedObject):
             (I, "BridgeExists"): lambda name, sender: operations.bridge_exists(name),
             (I, "ListBridges"): lambda sender: operations.list_bridges(),
             (I, "ListBridgePorts"): lambda bridge, sender: operations.list_bridge_ports(bridge),
-        })
+        }, properties=lambda interface: {"Connected": typed("b", connection.synced)})
+
+
+_SPEC_OF_INTERFACE = {api.BRIDGE.name: api.BRIDGE, api.PORT.name: api.PORT, api.INTERFACE_.name: api.INTERFACE_}
 
 
 class BusService(Service):
-    """Connects to the bus, exports the objects and owns ``org.openvswitch.ovsdb``.
+    """Connects to the bus, exports the objects, owns ``org.openvswitch.ovsdb`` and
+    turns every replica change into signals.
 
     :param reactor: the reactor (txdbus needs one to connect).
     :param bus: ``system``, ``session`` or a D-Bus address.
+    :param connection: the :class:`~ovsdbus.connection.OvsdbConnection` to follow.
     :param operations: the :class:`~ovsdbus.operations.Operations` to serve.
     :param on_bus_lost: called (with a reason) when the bus connection fails or is
         lost, or the name cannot be owned; the plugin stops the process then.
     """
 
-    def __init__(self, reactor, bus, operations, on_bus_lost):
+    def __init__(self, reactor, bus, connection, operations, on_bus_lost):
         self.reactor = reactor
         self.bus = bus
+        self.connection = connection
         self.operations = operations
         self.on_bus_lost = on_bus_lost
-        self.connection = None
-        self.root = RootObject(operations)
+        self.bus_connection = None
+        self.root = RootObject(operations, connection)
+        self.view = TreeView()
+        self._children = {}       # path -> ExportedObject
+        self._properties = {}     # path -> (interface, {name: (signature, value)})
         self._stopping = False
+        connection.add_observer(self._replica_changed)
+        connection.add_state_observer(self._state_changed)
+
+    # -- following the replica ----------------------------------------------------
+
+    def _replica_changed(self, changes):
+        delta = self.view.update(self.connection.replica, changes)
+        for path, interface in delta.removed:
+            self._properties.pop(path, None)
+            obj = self._children.pop(path, None)
+            if self.bus_connection is not None and obj is not None:
+                self.bus_connection.unexportObject(path)
+                self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, [interface]])
+        for path, interface, props in delta.added:
+            self._properties[path] = (interface, props)
+            obj = self._child(path, interface)
+            if self.bus_connection is not None:
+                self.bus_connection.exportObject(obj)
+                self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}",
+                           [path, {interface: typed_properties(props)}])
+        for path, interface, diff in delta.changed:
+            self._properties[path][1].update(diff)
+            self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
+                       [interface, typed_properties(diff), []])
+        for signal in delta.signals:
+            spec = next(s for s in api.ROOT.signals if s.name == signal.name)
+            self._send(api.OBJECT_PATH, api.INTERFACE, signal.name, spec.signature, list(signal.args))
+
+    def _state_changed(self, synced):
+        self._send(api.OBJECT_PATH, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
+                   [api.INTERFACE, {"Connected": typed("b", synced)}, []])
+
+    def _child(self, path, interface):
+        obj = self._children.get(path)
+        if obj is None:
+            obj = ExportedObject(path, [_SPEC_OF_INTERFACE[interface]], {},
+                                 properties=lambda iface, path=path: typed_properties(self._properties[path][1]))
+            self._children[path] = obj
+        return obj
+
+    def managed_objects(self):
+        """``GetManagedObjects`` of the root: every bridge, port and interface object."""
+        return {path: {interface: typed_properties(props)} for path, (interface, props) in self._properties.items()}
+
+    def _send(self, path, interface, member, signature, body):
+        if self.bus_connection is not None:
+            self.bus_connection.sendMessage(txdbus_message.SignalMessage(
+                path, member, interface, signature=signature, body=body))
+
+    # -- the bus connection ------------------------------------------------------
 
     def startService(self):
         super().startService()
@@ -237,18 +381,22 @@ class BusService(Service):
         return d
 
     @defer.inlineCallbacks
-    def _connected(self, connection):
-        self.connection = connection
-        connection.notifyOnDisconnect(self._disconnected)
-        connection.exportObject(self.root)
-        yield connection.requestBusName(api.BUS_NAME)
+    def _connected(self, bus_connection):
+        bus_connection.objHandler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects)
+        bus_connection.notifyOnDisconnect(self._disconnected)
+        bus_connection.exportObject(self.root)
+        for obj in self._children.values():
+            bus_connection.exportObject(obj)
+        self.bus_connection = bus_connection
+        yield bus_connection.requestBusName(api.BUS_NAME)
         log.info("serving {name} on the {bus} bus", name=api.BUS_NAME, bus=self.bus)
 
     def _failed(self, failure):
         log.error("D-Bus: {error}", error=failure.getErrorMessage())
         self.on_bus_lost(failure.getErrorMessage())
 
-    def _disconnected(self, connection, reason):
+    def _disconnected(self, bus_connection, reason):
+        self.bus_connection = None
         if not self._stopping:
             log.error("lost the D-Bus connection: {reason}", reason=reason)
             self.on_bus_lost(reason)
@@ -256,6 +404,6 @@ class BusService(Service):
     def stopService(self):
         super().stopService()
         self._stopping = True
-        if self.connection is not None:
-            self.connection.disconnect()
-            self.connection = None
+        bus_connection, self.bus_connection = self.bus_connection, None
+        if bus_connection is not None:
+            bus_connection.disconnect()

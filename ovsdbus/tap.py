@@ -81,5 +81,5 @@ def makeService(options, reactor=None):
     operations = Operations(connection)
     top = MultiService()
     connection.setServiceParent(top)
-    BusService(reactor, options["bus"], operations, _stop_process).setServiceParent(top)
+    BusService(reactor, options["bus"], connection, operations, _stop_process).setServiceParent(top)
     return top

@@ -1,0 +1,273 @@
+"""The D-Bus view of the replica, as pure data: object paths, properties and change signals.
+
+:class:`TreeView` follows the replica's row changes and says, for each batch,
+what the bus must show: objects added and removed, properties changed (all of an
+object's changes in one batch together) and the root interface's signals, in a
+fixed order.  It knows nothing of txdbus; the D-Bus adapter carries its
+:class:`ViewDelta` out.
+
+Objects: one per Bridge, Port and Interface row, at
+``/org/openvswitch/ovsdb/{bridge,port,interface}/<escaped name>``.
+
+How OVSDB values appear as properties (documented for users in the README):
+an unset optional string is ``""``; Port ``Tag`` unset is ``-1``; Interface
+``OfPort`` not yet assigned is ``0`` (``-1`` is OVS's own "could not be
+created"); Interface ``MTU`` unset is ``0``; an object reference to nothing (a
+port on no bridge) is ``/``; sets and maps are arrays and dictionaries, empty
+when empty.
+"""
+
+from typing import NamedTuple
+
+from ovsdbus.api import OBJECT_PATH
+from ovsdbus.replica import DELETE, INSERT
+
+BRIDGE_INTERFACE = "org.openvswitch.ovsdb.Bridge"
+PORT_INTERFACE = "org.openvswitch.ovsdb.Port"
+INTERFACE_INTERFACE = "org.openvswitch.ovsdb.Interface"
+
+#: Object kinds: table name -> (path element, D-Bus interface).
+KINDS = {
+    "Bridge": ("bridge", BRIDGE_INTERFACE),
+    "Port": ("port", PORT_INTERFACE),
+    "Interface": ("interface", INTERFACE_INTERFACE),
+}
+
+NO_OBJECT = "/"
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def escape_path_element(name):
+    """Escape ``name`` into a valid object path element, reversibly (as systemd does):
+    every byte of its UTF-8 form outside ``[A-Za-z0-9]`` becomes ``_`` and two lowercase
+    hex digits; the empty name becomes ``_``."""
+    if not name:
+        return "_"
+    return "".join(chr(b) if b in _SAFE else "_%02x" % b for b in name.encode("utf-8", "surrogatepass"))
+
+
+def unescape_path_element(element):
+    """Invert :func:`escape_path_element`; raise ValueError for an element it cannot produce."""
+    if element == "_":
+        return ""
+    out = bytearray()
+    i = 0
+    while i < len(element):
+        ch = element[i]
+        if ch == "_":
+            out.append(int(element[i + 1:i + 3], 16))
+            if len(element[i + 1:i + 3]) != 2:
+                raise ValueError("truncated escape in %r" % element)
+            i += 3
+        else:
+            out += ch.encode("ascii")
+            i += 1
+    return out.decode("utf-8", "surrogatepass")
+
+
+def object_path(table, name):
+    """The object path of the row of ``table`` called ``name``."""
+    return "%s/%s/%s" % (OBJECT_PATH, KINDS[table][0], escape_path_element(name))
+
+
+class Signal(NamedTuple):
+    """A root-interface signal to emit: name and string arguments."""
+
+    name: str
+    args: tuple
+
+
+class ViewDelta(NamedTuple):
+    """What one batch of row changes means on the bus, in the order to send it.
+
+    ``added``: ``[(path, interface, properties)]``; ``removed``: ``[(path, interface)]``;
+    ``changed``: ``[(path, interface, changed_properties)]``; ``signals``: ``[Signal]``.
+    Properties are ``{name: (signature, value)}``.
+    """
+
+    added: list
+    removed: list
+    changed: list
+    signals: list
+
+
+def _optional(value, unset):
+    return unset if value is None else value
+
+
+_TABLE_ORDER = {"Bridge": 0, "Port": 1, "Interface": 2}
+
+
+def _kind_order(key):
+    return _TABLE_ORDER[key[0]], key[1]
+
+
+class TreeView:
+    """The objects the bus shows for a replica, kept in step by :meth:`update`."""
+
+    def __init__(self):
+        #: ``{(table, uuid): (path, properties)}`` of every shown object.
+        self.objects = {}
+        self._port_bridge = {}       # port uuid -> bridge uuid
+        self._interface_port = {}    # interface uuid -> port uuid
+
+    def path_of(self, table, uuid):
+        """The path shown for a row, or ``/`` if there is none."""
+        entry = self.objects.get((table, uuid))
+        return entry[0] if entry else NO_OBJECT
+
+    # -- properties ----------------------------------------------------------
+
+    def _paths(self, replica, table, uuids):
+        rows = replica.rows(table)
+        names = sorted(rows[u]["name"] for u in uuids if u in rows)
+        return [object_path(table, n) for n in names]
+
+    def properties(self, replica, table, uuid):
+        """``{name: (signature, value)}`` of the object for row ``uuid`` of ``table``."""
+        row = replica.row(table, uuid)
+        if table == "Bridge":
+            controllers = replica.rows("Controller") if "Controller" in replica.tables else {}
+            return {
+                "Name": ("s", row["name"]),
+                "Ports": ("ao", self._paths(replica, "Port", row["ports"])),
+                "FailMode": ("s", _optional(row["fail_mode"], "")),
+                "DatapathType": ("s", row["datapath_type"]),
+                "Controllers": ("as", sorted(controllers[c]["target"] for c in row["controller"]
+                                             if c in controllers)),
+                "ExternalIds": ("a{ss}", dict(row["external_ids"])),
+                "OtherConfig": ("a{ss}", dict(row["other_config"])),
+            }
+        if table == "Port":
+            bridge = self._port_bridge.get(uuid)
+            bridge_row = replica.row("Bridge", bridge) if bridge else None
+            return {
+                "Name": ("s", row["name"]),
+                "Bridge": ("o", object_path("Bridge", bridge_row["name"]) if bridge_row else NO_OBJECT),
+                "Interfaces": ("ao", self._paths(replica, "Interface", row["interfaces"])),
+                "Tag": ("x", _optional(row["tag"], -1)),
+                "Trunks": ("ax", sorted(row["trunks"])),
+                "VlanMode": ("s", _optional(row["vlan_mode"], "")),
+                "BondMode": ("s", _optional(row["bond_mode"], "")),
+                "ExternalIds": ("a{ss}", dict(row["external_ids"])),
+            }
+        port = self._interface_port.get(uuid)
+        port_row = replica.row("Port", port) if port else None
+        return {
+            "Name": ("s", row["name"]),
+            "Port": ("o", object_path("Port", port_row["name"]) if port_row else NO_OBJECT),
+            "Type": ("s", row["type"]),
+            "Options": ("a{ss}", dict(row["options"])),
+            "OfPort": ("x", _optional(row["ofport"], 0)),
+            "MTU": ("x", _optional(row["mtu"], 0)),
+            "MacInUse": ("s", _optional(row["mac_in_use"], "")),
+            "AdminState": ("s", _optional(row["admin_state"], "")),
+            "LinkState": ("s", _optional(row["link_state"], "")),
+            "Error": ("s", _optional(row["error"], "")),
+            "Statistics": ("a{sx}", dict(row["statistics"])),
+            "ExternalIds": ("a{ss}", dict(row["external_ids"])),
+        }
+
+    # -- following changes -------------------------------------------------------
+
+    def update(self, replica, changes):
+        """Follow one batch of :class:`~ovsdbus.replica.RowChange` already applied to
+        ``replica``; return the :class:`ViewDelta` to show."""
+        dirty = set()
+        names = {}               # (table, uuid) -> name, including rows deleted in this batch
+        added_ports, removed_ports = [], []     # (bridge name, port uuid)
+        added_ifaces, removed_ifaces = [], []   # (port uuid, interface uuid)
+        bridges_added, bridges_removed = [], []
+        for c in changes:
+            if c.table not in KINDS and c.table != "Controller":
+                continue
+            for row in (c.old, c.new):
+                if row is not None and "name" in row:
+                    names[(c.table, c.uuid)] = row["name"]
+            dirty.add((c.table, c.uuid))
+            if c.table == "Bridge":
+                old_ports = c.old["ports"] if c.old else frozenset()
+                new_ports = c.new["ports"] if c.new else frozenset()
+                if c.kind == INSERT:
+                    bridges_added.append(c.new["name"])
+                elif c.kind == DELETE:
+                    bridges_removed.append(c.old["name"])
+                bridge_name = (c.new or c.old)["name"]
+                for p in new_ports - old_ports:
+                    self._port_bridge[p] = c.uuid
+                    added_ports.append((bridge_name, p))
+                for p in old_ports - new_ports:
+                    if self._port_bridge.get(p) == c.uuid:
+                        del self._port_bridge[p]
+                    removed_ports.append((bridge_name, p))
+                dirty.update(("Port", p) for p in old_ports ^ new_ports)
+            elif c.table == "Port":
+                old_ifaces = c.old["interfaces"] if c.old else frozenset()
+                new_ifaces = c.new["interfaces"] if c.new else frozenset()
+                for i in new_ifaces - old_ifaces:
+                    self._interface_port[i] = c.uuid
+                    added_ifaces.append((c.uuid, i))
+                for i in old_ifaces - new_ifaces:
+                    if self._interface_port.get(i) == c.uuid:
+                        del self._interface_port[i]
+                    removed_ifaces.append((c.uuid, i))
+                dirty.update(("Interface", i) for i in old_ifaces ^ new_ifaces)
+                if c.old is not None and c.new is not None and c.old["name"] != c.new["name"]:
+                    # Paths of this port changed: so do the references to it.
+                    dirty.update(("Interface", i) for i in new_ifaces)
+                    bridge = self._port_bridge.get(c.uuid)
+                    if bridge:
+                        dirty.add(("Bridge", bridge))
+            elif c.table == "Controller":
+                dirty.update(("Bridge", b) for b, row in replica.rows("Bridge").items()
+                             if c.uuid in row["controller"])
+            if c.table == "Interface" and c.old is not None and c.new is not None \
+                    and c.old["name"] != c.new["name"]:
+                port = self._interface_port.get(c.uuid)
+                if port:
+                    dirty.add(("Port", port))
+            if c.table == "Bridge" and c.old is not None and c.new is not None \
+                    and c.old["name"] != c.new["name"]:
+                dirty.update(("Port", p) for p in c.new["ports"])
+
+        added, removed, changed = [], [], []
+        for key in sorted((k for k in dirty if k[0] in KINDS), key=_kind_order):
+            table, uuid = key
+            interface = KINDS[table][1]
+            before = self.objects.get(key)
+            row = replica.row(table, uuid)
+            if row is None:
+                if before is not None:
+                    del self.objects[key]
+                    removed.append((before[0], interface))
+                continue
+            path = object_path(table, row["name"])
+            props = self.properties(replica, table, uuid)
+            if before is None or before[0] != path:
+                if before is not None:
+                    removed.append((before[0], interface))
+                added.append((path, interface, props))
+            else:
+                diff = {k: v for k, v in props.items() if before[1].get(k) != v}
+                if diff:
+                    changed.append((path, interface, diff))
+            self.objects[key] = (path, props)
+
+        def name(table, uuid):
+            return names.get((table, uuid)) or (replica.row(table, uuid) or {}).get("name", "")
+
+        signals = [Signal("BridgeAdded", (n,)) for n in sorted(bridges_added)]
+        signals += sorted(Signal("PortAdded", (b, name("Port", p))) for b, p in added_ports)
+        signals += sorted(Signal("InterfaceAdded", (name("Port", p), name("Interface", i)))
+                          for p, i in added_ifaces)
+        signals += sorted(Signal("InterfaceRemoved", (name("Port", p), name("Interface", i)))
+                          for p, i in removed_ifaces)
+        signals += sorted(Signal("PortRemoved", (b, name("Port", p))) for b, p in removed_ports)
+        signals += [Signal("BridgeRemoved", (n,)) for n in sorted(bridges_removed)]
+        removed.reverse()  # interfaces first, bridges last
+        return ViewDelta(added, removed, changed, signals)
+
+    def managed_objects(self):
+        """``{path: {interface: properties}}`` of every object (for GetManagedObjects)."""
+        return {path: {KINDS[table][1]: props} for (table, _), (path, props) in self.objects.items()}
