@@ -98,6 +98,8 @@ class JSONValueSplitter:
             else:
                 depth -= 1
                 if depth == 0:
+                    if pos - start > self.max_value_size:
+                        raise ProtocolError("JSON text exceeds %d bytes" % self.max_value_size)
                     texts.append(bytes(buf[start:pos]))
                     start = pos
         # Drop what has been consumed (complete texts and leading whitespace).

@@ -115,8 +115,12 @@ class JsonRpcProtocol(JSONStreamProtocol):
 
     # -- receiving ---------------------------------------------------------
 
-    def value_received(self, value):
+    def dataReceived(self, data):
+        # Any bytes count as activity: a large reply may take longer than the interval.
         self._arm_probe()
+        super().dataReceived(data)
+
+    def value_received(self, value):
         if not isinstance(value, dict):
             self.protocol_error(ProtocolError("JSON-RPC message is not an object"))
             return

@@ -39,7 +39,8 @@ def check_name(name, what="name"):
 
     Bridges and ports become network devices (a bridge's local port is an internal
     interface of its name), so their names follow the kernel's rule (dev_valid_name):
-    1 to 15 bytes, not ``.`` or ``..``, no ``/``, ``:``, whitespace or control character.
+    1 to 15 bytes, not ``.`` or ``..``, no ``/``, ``:``, whitespace or control character;
+    and no ``%``, which the kernel would take as a template for a name of its own choosing.
     """
     if not isinstance(name, str) or not name:
         raise InvalidArgs("%s must not be empty" % what)
@@ -50,7 +51,7 @@ def check_name(name, what="name"):
     if name in (".", ".."):
         raise InvalidArgs("%s must not be %r" % (what, name))
     for ch in name:
-        if ch in "/:" or ch.isspace() or ord(ch) < 32 or ord(ch) == 127:
+        if ch in "/:%" or ch.isspace() or ord(ch) < 32 or ord(ch) == 127:
             raise InvalidArgs("%s %r contains %r, which network device names may not" % (what, name, ch))
 
 
@@ -256,7 +257,7 @@ class Operations:
 
     @defer.inlineCallbacks
     def _run(self, planner, *args):
-        for _ in range(self.max_attempts):
+        for attempt in range(1, self.max_attempts + 1):
             replica = self.replica
             generation = replica.generation
             operations = planner(replica, *args)
@@ -266,7 +267,7 @@ class Operations:
                 # Someone changed what we assumed.  The server sends their update
                 # before our reply, so the replica normally has it already; if not,
                 # wait for it before planning again.
-                if replica.generation == generation:
+                if replica.generation == generation and attempt < self.max_attempts:
                     try:
                         yield self.connection.next_change(self.conflict_wait)
                     except Timeout:

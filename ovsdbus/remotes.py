@@ -16,7 +16,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 DEFAULT_REMOTE = "unix:/var/run/openvswitch/db.sock"
 DEFAULT_PORT = 6640
 
-_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>\d+))?$")
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>[0-9]+))?$")
 
 
 class Remote(NamedTuple):
@@ -78,7 +78,7 @@ def remote_endpoint(reactor, remote, tls_options=None, timeout=10):
     endpoint = HostnameEndpoint(reactor, remote.address, remote.port, timeout=timeout)
     if remote.kind == "ssl":
         if tls_options is None:
-            raise ValueError("%s needs TLS options (private key, certificate, CA certificate)" % remote)
+            raise ValueError("%s needs TLS options (private key, certificate, CA certificate)" % (remote,))
         from twisted.internet.endpoints import wrapClientTLS
         endpoint = wrapClientTLS(tls_options, endpoint)
     return endpoint

@@ -281,9 +281,12 @@ class ColumnType:
         """Apply an update2/update3 ``modify`` diff (wire form) to Python value ``old``.
 
         Sets take the symmetric difference; maps add new keys, change keys whose
-        value differs and remove keys given with their current value; scalars
-        take the new value.
+        value differs and remove keys given with their current value; columns of
+        at most one atom (scalars and optionals) take the value given.
         """
+        if self.max == 1 and not self.is_map:
+            # ovsdb-server sends the new value itself for columns of at most one atom.
+            return self.from_wire(diff)
         if self.is_map:
             new = dict(old)
             for k, v in self.from_wire(diff).items():
@@ -292,13 +295,7 @@ class ColumnType:
                 else:
                     new[k] = v
             return new
-        if self.is_scalar:
-            return self.from_wire(diff)
-        changed = frozenset(self._atoms_from_wire(diff))
-        if self.is_optional:
-            result = (frozenset() if old is None else frozenset([old])) ^ changed
-            return next(iter(result)) if result else None
-        return old ^ changed
+        return old ^ frozenset(self._atoms_from_wire(diff))
 
     def __repr__(self):
         return "ColumnType(%r, %r, %r, %r)" % (self.key, self.value, self.min, self.max)
