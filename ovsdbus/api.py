@@ -75,11 +75,13 @@ class InterfaceSpec(NamedTuple):
     properties: tuple = ()
 
 
-def _m(name, inputs, outputs, doc):
+def method(name, inputs, outputs, doc):
+    """A :class:`MethodSpec` from ``(name, signature)`` pairs."""
     return MethodSpec(name, tuple(Arg(*a) for a in inputs), tuple(Arg(*a) for a in outputs), doc)
 
 
-def _s(name, args, doc):
+def signal(name, args, doc):
+    """A :class:`SignalSpec` from ``(name, signature)`` pairs."""
     return SignalSpec(name, tuple(Arg(*a) for a in args), doc)
 
 
@@ -95,34 +97,34 @@ ROOT = InterfaceSpec(
     "writes are single atomic OVSDB transactions that fail, changing nothing, if another writer changed "
     "what they relied on. " + ERRORS_DOC,
     methods=(
-        _m("CreateBridge", [("name", "s")], [],
+        method("CreateBridge", [("name", "s")], [],
            "Create bridge NAME with its local port and internal interface of the same name, like "
            "'ovs-vsctl add-br'. AlreadyExists if any bridge, port or interface is called NAME."),
-        _m("DeleteBridge", [("name", "s")], [],
+        method("DeleteBridge", [("name", "s")], [],
            "Delete bridge NAME with all its ports and interfaces, like 'ovs-vsctl del-br'. "
            "NotFound if there is no such bridge."),
-        _m("AddPort", [("bridge", "s"), ("port", "s")], [],
+        method("AddPort", [("bridge", "s"), ("port", "s")], [],
            "Add port PORT, with an interface of the same name, to BRIDGE, like 'ovs-vsctl add-port'. "
            "NotFound if BRIDGE does not exist; AlreadyExists if any bridge, port or interface is called PORT."),
-        _m("DeletePort", [("bridge", "s"), ("port", "s")], [],
+        method("DeletePort", [("bridge", "s"), ("port", "s")], [],
            "Remove PORT and its interfaces from BRIDGE, like 'ovs-vsctl del-port'. "
            "NotFound if BRIDGE does not exist or has no port PORT."),
-        _m("BridgeExists", [("name", "s")], [("exists", "b")],
+        method("BridgeExists", [("name", "s")], [("exists", "b")],
            "Whether bridge NAME exists, like 'ovs-vsctl br-exists'."),
-        _m("ListBridges", [], [("bridges", "as")],
+        method("ListBridges", [], [("bridges", "as")],
            "The names of all bridges, sorted, like 'ovs-vsctl list-br'."),
-        _m("ListBridgePorts", [("bridge", "s")], [("ports", "as")],
+        method("ListBridgePorts", [("bridge", "s")], [("ports", "as")],
            "The names of BRIDGE's ports, sorted, without the bridge's local port, like "
            "'ovs-vsctl list-ports'. NotFound if BRIDGE does not exist."),
     ),
     signals=(
-        _s("BridgeAdded", [("name", "s")], "Bridge NAME was created (by anyone)."),
-        _s("BridgeRemoved", [("name", "s")], "Bridge NAME was deleted (by anyone)."),
-        _s("PortAdded", [("bridge", "s"), ("port", "s")],
+        signal("BridgeAdded", [("name", "s")], "Bridge NAME was created (by anyone)."),
+        signal("BridgeRemoved", [("name", "s")], "Bridge NAME was deleted (by anyone)."),
+        signal("PortAdded", [("bridge", "s"), ("port", "s")],
            "PORT became a port of BRIDGE (a new bridge's local port included)."),
-        _s("PortRemoved", [("bridge", "s"), ("port", "s")], "PORT stopped being a port of BRIDGE."),
-        _s("InterfaceAdded", [("port", "s"), ("interface", "s")], "INTERFACE became an interface of PORT."),
-        _s("InterfaceRemoved", [("port", "s"), ("interface", "s")],
+        signal("PortRemoved", [("bridge", "s"), ("port", "s")], "PORT stopped being a port of BRIDGE."),
+        signal("InterfaceAdded", [("port", "s"), ("interface", "s")], "INTERFACE became an interface of PORT."),
+        signal("InterfaceRemoved", [("port", "s"), ("interface", "s")],
            "INTERFACE stopped being an interface of PORT."),
     ),
     properties=(

@@ -1,31 +1,30 @@
 """The D-Bus adapter: the only module that imports txdbus.
 
 It exports the API described in :mod:`ovsdbus.api` and translates at the border:
-D-Bus arguments to calls on :class:`~ovsdbus.operations.Operations`, results to
-D-Bus values with explicit signatures, and every error to a named D-Bus error
-(:class:`~ovsdbus.errors.OvsdbusError` carries its name; anything unexpected is
-logged and answered as ``org.openvswitch.ovsdb.Error.Failed``), so no caller
-ever sees ``org.txdbus.PythonException.*``.
+D-Bus arguments to calls on :class:`~ovsdbus.operations.Operations`, results and
+properties to D-Bus values with exact signatures, and every error to a named
+D-Bus error (:class:`~ovsdbus.errors.OvsdbusError` carries its name; anything
+unexpected is logged and answered as ``org.openvswitch.ovsdb.Error.Failed``), so
+no caller ever sees ``org.txdbus.PythonException.*``.
 
-txdbus gaps handled here (see shared/TXDBUS-NOTES.md): introspection without
-argument names (we render our own XML), variant type guessing (values carry
-explicit signatures), property errors (we serve org.freedesktop.DBus.Properties
-ourselves), and a lost bus connection that is never re-established (the service
-stops the reactor so that systemd restarts it).
+txdbus connects, authenticates and parses incoming messages.  Everything
+ovsdbus sends (replies, errors, signals) is encoded by :mod:`ovsdbus.dbuswire`
+from signatures, and method calls are dispatched by :class:`ObjectHandler`,
+which works around txdbus's gaps (see shared/TXDBUS-NOTES.md): introspection
+names every argument and carries documentation; ObjectManager lives on the root
+only and InterfacesAdded/Removed are sent from there; Properties errors are the
+standard ones; NO_REPLY_EXPECTED is honoured; a lost bus connection (txdbus
+never reconnects) makes the service exit so that its supervisor restarts it.
 """
 
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from txdbus import client as txdbus_client
-from txdbus import interface as txdbus_interface
 from txdbus import message as txdbus_message
 from txdbus import objects as txdbus_objects
-from txdbus.objects import IDBusObject
-from zope.interface import implementer
 
-from ovsdbus import api
+from ovsdbus import api, dbuswire
 from ovsdbus.errors import ERROR_PREFIX, OvsdbusError
 from ovsdbus.view import TreeView
 
@@ -35,159 +34,21 @@ PROPERTIES = api.InterfaceSpec(
     "org.freedesktop.DBus.Properties",
     "Standard properties interface; every ovsdbus property is read-only.",
     methods=(
-        api._m("Get", [("interface_name", "s"), ("property_name", "s")], [("value", "v")], "Read a property."),
-        api._m("GetAll", [("interface_name", "s")], [("properties", "a{sv}")], "Read all properties."),
-        api._m("Set", [("interface_name", "s"), ("property_name", "s"), ("value", "v")], [],
-               "Always fails: ovsdbus properties are read-only (PropertyReadOnly)."),
+        api.method("Get", [("interface_name", "s"), ("property_name", "s")], [("value", "v")], "Read a property."),
+        api.method("GetAll", [("interface_name", "s")], [("properties", "a{sv}")], "Read all properties."),
+        api.method("Set", [("interface_name", "s"), ("property_name", "s"), ("value", "v")], [],
+                   "Always fails: ovsdbus properties are read-only (PropertyReadOnly)."),
     ),
     signals=(
-        api.SignalSpec("PropertiesChanged", (api.Arg("interface_name", "s"), api.Arg("changed_properties", "a{sv}"),
-                                             api.Arg("invalidated_properties", "as")),
-                       "Properties that changed in one OVSDB update, together."),
+        api.signal("PropertiesChanged", [("interface_name", "s"), ("changed_properties", "a{sv}"),
+                                         ("invalidated_properties", "as")],
+                   "The properties that one OVSDB update changed, together."),
     ),
 )
-
-
-class DBusErrorReply(Exception):
-    """An error reply with an explicit D-Bus error name (what txdbus sends for ``dbusErrorName``)."""
-
-    def __init__(self, name, message):
-        super().__init__(message)
-        self.dbusErrorName = name
-
-
-def to_dbus_error(failure):
-    """Translate a Failure into a :class:`DBusErrorReply` (logging unexpected ones)."""
-    e = failure.value
-    if isinstance(e, DBusErrorReply):
-        return e
-    if isinstance(e, OvsdbusError):
-        return DBusErrorReply(e.dbus_name, str(e))
-    log.failure("unexpected error in D-Bus call", failure)
-    return DBusErrorReply(ERROR_PREFIX + "Failed", "internal error in ovsdbus: %s" % e.__class__.__name__)
-
-
-_typed_classes = {}
-
-
-def typed(signature, value):
-    """``value`` marked with its D-Bus signature, so a variant carries exactly that type.
-
-    txdbus guesses variant types (int -> int32, empty list -> IndexError); values
-    wrapped here are marshalled by their given signature instead.
-    """
-    base = {"a": dict if signature.startswith("a{") else list, "s": str, "o": str, "g": str, "b": int,
-            "d": float}.get(signature[0], int)
-    if signature == "b":
-        value = int(bool(value))
-    key = (base, signature)
-    cls = _typed_classes.get(key)
-    if cls is None:
-        cls = type("Typed_" + signature, (base,), {"dbusSignature": signature})
-        _typed_classes[key] = cls
-    return cls(value)
-
-
-class TxdbusInterface(txdbus_interface.DBusInterface):
-    """A txdbus interface built from an :class:`~ovsdbus.api.InterfaceSpec`, whose
-    introspection XML names every argument and carries the documentation."""
-
-    def __init__(self, spec):
-        members = [txdbus_interface.Method(m.name, m.in_signature, m.out_signature) for m in spec.methods]
-        members += [txdbus_interface.Signal(s.name, s.signature) for s in spec.signals]
-        super().__init__(spec.name, *members, noRegister=True)
-        self.spec = spec
-
-    @property
-    def introspectionXml(self):
-        return api.interface_xml(self.spec)
-
-
-_PROPERTIES_INTERFACE = TxdbusInterface(PROPERTIES)
-
-
-@implementer(IDBusObject)
-class ExportedObject:
-    """An object on the bus.
-
-    :param path: object path.
-    :param specs: the :class:`~ovsdbus.api.InterfaceSpec` it implements
-        (org.freedesktop.DBus.Properties is added).
-    :param handlers: ``{(interface, method): callable}``; a callable receives the
-        D-Bus arguments and, last, the caller's unique bus name, and may return a
-        Deferred.
-    :param properties: ``interface -> {name: typed value}`` (see :func:`typed`).
-    """
-
-    def __init__(self, path, specs, handlers, properties=None):
-        self.path = path
-        self._interfaces = [TxdbusInterface(s) for s in specs] + [_PROPERTIES_INTERFACE]
-        self._specs = {s.name: s for s in specs}
-        self._handlers = dict(handlers)
-        self._properties = properties or (lambda interface: {})
-        self._handlers[(PROPERTIES.name, "Get")] = self._get_property
-        self._handlers[(PROPERTIES.name, "GetAll")] = self._get_all_properties
-        self._handlers[(PROPERTIES.name, "Set")] = self._set_property
-        self.object_handler = None
-
-    # IDBusObject
-    def getInterfaces(self):
-        return self._interfaces
-
-    def getObjectPath(self):
-        return self.path
-
-    def setObjectHandler(self, objectHandler):
-        self.object_handler = objectHandler
-
-    def getAllProperties(self, interfaceName):
-        if interfaceName not in self._specs:
-            return {}
-        return self._properties(interfaceName)
-
-    def executeMethod(self, interfaceObj, methodName, methodArguments, sender):
-        handler = self._handlers.get((interfaceObj.name, methodName))
-        if handler is None:
-            return defer.fail(DBusErrorReply("org.freedesktop.DBus.Error.UnknownMethod",
-                                             "no method %s.%s" % (interfaceObj.name, methodName)))
-        d = defer.maybeDeferred(handler, *(list(methodArguments or ()) + [sender]))
-        d.addErrback(lambda f: Failure(to_dbus_error(f)))
-        return d
-
-    # org.freedesktop.DBus.Properties
-    def _check_interface(self, interface_name):
-        if interface_name not in self._specs:
-            raise DBusErrorReply("org.freedesktop.DBus.Error.UnknownInterface",
-                                 "%s has no interface %s" % (self.path, interface_name))
-
-    def _get_property(self, interface_name, property_name, sender):
-        self._check_interface(interface_name)
-        values = self._properties(interface_name)
-        if property_name not in values:
-            raise DBusErrorReply("org.freedesktop.DBus.Error.UnknownProperty",
-                                 "%s has no property %s" % (interface_name, property_name))
-        return values[property_name]
-
-    def _get_all_properties(self, interface_name, sender):
-        self._check_interface(interface_name)
-        return self._properties(interface_name)
-
-    def _set_property(self, interface_name, property_name, value, sender):
-        self._check_interface(interface_name)
-        if property_name not in self._properties(interface_name):
-            raise DBusErrorReply("org.freedesktop.DBus.Error.UnknownProperty",
-                                 "%s has no property %s" % (interface_name, property_name))
-        raise DBusErrorReply("org.freedesktop.DBus.Error.PropertyReadOnly",
-                             "%s.%s is read-only" % (interface_name, property_name))
-
-
-def typed_properties(properties):
-    """``{name: (signature, value)}`` (see :mod:`ovsdbus.view`) as typed D-Bus values."""
-    return {name: typed(sig, value) for name, (sig, value) in properties.items()}
-
-
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+PEER = "org.freedesktop.DBus.Peer"
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
+DBUS_ERROR = "org.freedesktop.DBus.Error."
 
 _STANDARD_XML = """  <interface name="org.freedesktop.DBus.Introspectable">
     <method name="Introspect">
@@ -213,14 +74,104 @@ _OBJECT_MANAGER_XML = """  <interface name="org.freedesktop.DBus.ObjectManager">
   </interface>"""
 
 
+class DBusErrorReply(Exception):
+    """An error to answer with D-Bus error ``name``."""
+
+    def __init__(self, name, message):
+        super().__init__(message)
+        self.name = name
+
+
+def to_dbus_error(failure):
+    """``(name, text)`` of the D-Bus error for a Failure (unexpected ones are logged)."""
+    e = failure.value
+    if isinstance(e, DBusErrorReply):
+        return e.name, str(e)
+    if isinstance(e, OvsdbusError):
+        return e.dbus_name, str(e)
+    log.failure("unexpected error in a D-Bus call", failure)
+    return ERROR_PREFIX + "Failed", "internal error in ovsdbus (%s); see its log" % e.__class__.__name__
+
+
+class ExportedObject:
+    """An object on the bus.
+
+    :param path: object path.
+    :param specs: the :class:`~ovsdbus.api.InterfaceSpec` it implements
+        (org.freedesktop.DBus.Properties comes with every object).
+    :param handlers: ``{(interface, method): callable}``; a callable receives the
+        D-Bus arguments and, last, the caller's unique bus name, and returns the
+        result (or a Deferred of it): ``None`` for no output, the value for one.
+    :param properties: ``interface -> {name: (signature, value)}``.
+    """
+
+    def __init__(self, path, specs, handlers=None, properties=None):
+        self.path = path
+        self.specs = {s.name: s for s in specs}
+        self.specs[PROPERTIES.name] = PROPERTIES
+        self.handlers = dict(handlers or {})
+        self.properties = properties or (lambda interface: {})
+        self.handlers[(PROPERTIES.name, "Get")] = self._get_property
+        self.handlers[(PROPERTIES.name, "GetAll")] = self._get_all_properties
+        self.handlers[(PROPERTIES.name, "Set")] = self._set_property
+
+    # txdbus asks exported objects for these
+    def getObjectPath(self):
+        return self.path
+
+    def setObjectHandler(self, handler):
+        pass
+
+    def find_method(self, interface, member):
+        """``(interface, MethodSpec)`` for a call, or None; without an interface, the first that has it."""
+        names = [interface] if interface else list(self.specs)
+        for name in names:
+            spec = self.specs.get(name)
+            if spec is not None:
+                for m in spec.methods:
+                    if m.name == member:
+                        return name, m
+        return None
+
+    def introspection_xml(self):
+        """The ``<interface>`` elements of this object."""
+        return "\n".join(api.interface_xml(s) for s in self.specs.values())
+
+    def _own_properties(self, interface_name):
+        if interface_name not in self.specs or interface_name == PROPERTIES.name:
+            raise DBusErrorReply(DBUS_ERROR + "UnknownInterface",
+                                 "%s has no interface %s" % (self.path, interface_name))
+        return self.properties(interface_name)
+
+    def _get_property(self, interface_name, property_name, sender):
+        values = self._own_properties(interface_name)
+        if property_name not in values:
+            raise DBusErrorReply(DBUS_ERROR + "UnknownProperty",
+                                 "%s has no property %s" % (interface_name, property_name))
+        return values[property_name]
+
+    def _get_all_properties(self, interface_name, sender):
+        return self._own_properties(interface_name)
+
+    def _set_property(self, interface_name, property_name, value, sender):
+        self._get_property(interface_name, property_name, sender)
+        raise DBusErrorReply(DBUS_ERROR + "PropertyReadOnly", "%s.%s is read-only" % (interface_name, property_name))
+
+
+def _next_serial():
+    # One counter with txdbus's own messages, so serials never repeat on the connection.
+    serial = txdbus_message.DBusMessage._nextSerial
+    txdbus_message.DBusMessage._nextSerial = serial + 1
+    return serial
+
+
 class ObjectHandler(txdbus_objects.DBusObjectHandler):
-    """txdbus's object handler, corrected where D-Bus clients need it:
+    """Dispatches incoming method calls to :class:`ExportedObject` and encodes the answers.
 
     - Introspect names every argument and advertises ObjectManager only on the manager;
-    - GetManagedObjects is answered only on the manager's path, with the tree from
-      ``managed_objects()`` (a plain prefix match would also list ``/a/bc`` under ``/a/b``);
-    - exporting and unexporting send no signals: the service sends InterfacesAdded and
-      InterfacesRemoved from the manager's path, where GLib's object manager client listens.
+    - GetManagedObjects is answered only on the manager's path, from ``managed_objects()``;
+    - exporting and unexporting send nothing: the service sends InterfacesAdded/Removed
+      from the manager's path, where GLib's object manager client listens.
     """
 
     def __init__(self, connection, manager_path, managed_objects):
@@ -230,35 +181,72 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
 
     def exportObject(self, dbusObject):
         self.exports[dbusObject.getObjectPath()] = dbusObject
-        dbusObject.setObjectHandler(self)
 
     def unexportObject(self, objectPath):
-        obj = self.exports.pop(objectPath, None)
-        if obj is not None:
-            obj.setObjectHandler(None)
+        self.exports.pop(objectPath, None)
+
+    def send(self, raw):
+        """Write one encoded message to the bus."""
+        transport = self.conn.transport
+        if transport is not None:
+            transport.write(raw)
+
+    def send_signal(self, path, interface, member, signature, body):
+        """Emit a signal."""
+        self.send(dbuswire.signal(_next_serial(), path, interface, member, signature, body))
+
+    def _reply(self, msg, signature="", body=()):
+        if msg.expectReply:
+            self.send(dbuswire.method_return(_next_serial(), msg.serial, msg.sender, signature, body))
+
+    def _error(self, msg, name, text):
+        if msg.expectReply:
+            self.send(dbuswire.error(_next_serial(), msg.serial, msg.sender, name, text))
 
     def handleMethodCallMessage(self, msg):
-        if msg.interface == INTROSPECTABLE and msg.member == "Introspect":
-            xml = self.introspect(msg.path)
+        interface, member, path = msg.interface, msg.member, msg.path
+        if interface in (PEER, None) and member == "Ping":
+            return self._reply(msg)
+        if interface in (INTROSPECTABLE, None) and member == "Introspect":
+            xml = self.introspect(path)
             if xml is None:
-                self._send_err(msg, "org.freedesktop.DBus.Error.UnknownObject", "no object at %s" % msg.path)
-            else:
-                self.conn.sendMessage(txdbus_message.MethodReturnMessage(
-                    msg.serial, body=[xml], destination=msg.sender, signature="s"))
-            return
-        if msg.interface == OBJECT_MANAGER:
-            if msg.path != self.manager_path or msg.member != "GetManagedObjects":
-                self._send_err(msg, "org.freedesktop.DBus.Error.UnknownMethod",
-                               "%s has no %s.%s" % (msg.path, OBJECT_MANAGER, msg.member))
-                return
-            self.conn.sendMessage(txdbus_message.MethodReturnMessage(
-                msg.serial, body=[self.managed_objects()], destination=msg.sender,
-                signature="a{oa{sa{sv}}}"))
-            return
-        super().handleMethodCallMessage(msg)
+                return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
+            return self._reply(msg, "s", [xml])
+        if interface == OBJECT_MANAGER or (interface is None and member == "GetManagedObjects"):
+            if path != self.manager_path or member != "GetManagedObjects":
+                return self._error(msg, DBUS_ERROR + "UnknownMethod", "%s has no %s.%s"
+                                   % (path, OBJECT_MANAGER, member))
+            return self._reply(msg, "a{oa{sa{sv}}}", [self.managed_objects()])
+        obj = self.exports.get(path)
+        if obj is None:
+            return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
+        found = obj.find_method(interface, member)
+        if found is None:
+            return self._error(msg, DBUS_ERROR + "UnknownMethod", "%s has no method %s.%s"
+                               % (path, interface or "(any interface)", member))
+        interface, method = found
+        signature = msg.signature or ""
+        if signature != method.in_signature:
+            return self._error(msg, DBUS_ERROR + "InvalidArgs", "%s takes (%s), not (%s)"
+                               % (member, method.in_signature, signature))
+        handler = obj.handlers[(interface, member)]
+        d = defer.maybeDeferred(handler, *(list(msg.body or ()) + [msg.sender]))
+        d.addCallbacks(self._method_returned, self._method_failed, (msg, method), None, (msg,), None)
+
+    def _method_returned(self, result, msg, method):
+        signature = method.out_signature
+        try:
+            self._reply(msg, signature, [result] if signature else [])
+        except (ValueError, TypeError, UnicodeError, OverflowError) as e:
+            log.error("cannot encode the reply of {member}: {error}", member=msg.member, error=e)
+            self._error(msg, ERROR_PREFIX + "Failed", "the reply could not be encoded: %s" % e)
+
+    def _method_failed(self, failure, msg):
+        name, text = to_dbus_error(failure)
+        self._error(msg, name, text)
 
     def introspect(self, path):
-        """Introspection XML of ``path``: its interfaces and its direct children; None if nothing is there."""
+        """Introspection XML of ``path``: its interfaces and direct children; None if nothing is there."""
         obj = self.exports.get(path)
         prefix = path if path.endswith("/") else path + "/"
         children = sorted({p[len(prefix):].partition("/")[0] for p in self.exports if p.startswith(prefix)})
@@ -268,7 +256,7 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
                  ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
                  '<node name="%s">' % path]
         if obj is not None:
-            lines += [i.introspectionXml for i in obj.getInterfaces()]
+            lines.append(obj.introspection_xml())
             lines.append(_STANDARD_XML)
             if path == self.manager_path:
                 lines.append(_OBJECT_MANAGER_XML)
@@ -282,19 +270,19 @@ class RootObject(ExportedObject):
 
     def __init__(self, operations, connection):
         self.operations = operations
-        I = api.INTERFACE
+        i = api.INTERFACE
         super().__init__(api.OBJECT_PATH, [api.ROOT], {
-            (I, "CreateBridge"): lambda name, sender: operations.create_bridge(name),
-            (I, "DeleteBridge"): lambda name, sender: operations.delete_bridge(name),
-            (I, "AddPort"): lambda bridge, port, sender: operations.add_port(bridge, port),
-            (I, "DeletePort"): lambda bridge, port, sender: operations.delete_port(bridge, port),
-            (I, "BridgeExists"): lambda name, sender: operations.bridge_exists(name),
-            (I, "ListBridges"): lambda sender: operations.list_bridges(),
-            (I, "ListBridgePorts"): lambda bridge, sender: operations.list_bridge_ports(bridge),
-        }, properties=lambda interface: {"Connected": typed("b", connection.synced)})
+            (i, "CreateBridge"): lambda name, sender: operations.create_bridge(name),
+            (i, "DeleteBridge"): lambda name, sender: operations.delete_bridge(name),
+            (i, "AddPort"): lambda bridge, port, sender: operations.add_port(bridge, port),
+            (i, "DeletePort"): lambda bridge, port, sender: operations.delete_port(bridge, port),
+            (i, "BridgeExists"): lambda name, sender: operations.bridge_exists(name),
+            (i, "ListBridges"): lambda sender: operations.list_bridges(),
+            (i, "ListBridgePorts"): lambda bridge, sender: operations.list_bridge_ports(bridge),
+        }, properties=lambda interface: {"Connected": ("b", connection.synced)})
 
 
-_SPEC_OF_INTERFACE = {api.BRIDGE.name: api.BRIDGE, api.PORT.name: api.PORT, api.INTERFACE_.name: api.INTERFACE_}
+_SPEC_OF_INTERFACE = {s.name: s for s in (api.BRIDGE, api.PORT, api.INTERFACE_)}
 
 
 class BusService(Service):
@@ -315,11 +303,11 @@ class BusService(Service):
         self.connection = connection
         self.operations = operations
         self.on_bus_lost = on_bus_lost
-        self.bus_connection = None
+        self.handler = None
         self.root = RootObject(operations, connection)
         self.view = TreeView()
-        self._children = {}       # path -> ExportedObject
-        self._properties = {}     # path -> (interface, {name: (signature, value)})
+        self._objects = {}   # path -> (ExportedObject, interface, {name: (signature, value)})
+        self._bus_connection = None
         self._stopping = False
         connection.add_observer(self._replica_changed)
         connection.add_state_observer(self._state_changed)
@@ -329,46 +317,35 @@ class BusService(Service):
     def _replica_changed(self, changes):
         delta = self.view.update(self.connection.replica, changes)
         for path, interface in delta.removed:
-            self._properties.pop(path, None)
-            obj = self._children.pop(path, None)
-            if self.bus_connection is not None and obj is not None:
-                self.bus_connection.unexportObject(path)
+            del self._objects[path]
+            if self.handler is not None:
+                self.handler.unexportObject(path)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, [interface]])
         for path, interface, props in delta.added:
-            self._properties[path] = (interface, props)
-            obj = self._child(path, interface)
-            if self.bus_connection is not None:
-                self.bus_connection.exportObject(obj)
+            obj = ExportedObject(path, [_SPEC_OF_INTERFACE[interface]],
+                                 properties=lambda iface, path=path: self._objects[path][2])
+            self._objects[path] = (obj, interface, dict(props))
+            if self.handler is not None:
+                self.handler.exportObject(obj)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}",
-                           [path, {interface: typed_properties(props)}])
+                           [path, {interface: props}])
         for path, interface, diff in delta.changed:
-            self._properties[path][1].update(diff)
-            self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
-                       [interface, typed_properties(diff), []])
+            self._objects[path][2].update(diff)
+            self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as", [interface, diff, []])
         for signal in delta.signals:
-            spec = next(s for s in api.ROOT.signals if s.name == signal.name)
-            self._send(api.OBJECT_PATH, api.INTERFACE, signal.name, spec.signature, list(signal.args))
+            self._send(api.OBJECT_PATH, api.INTERFACE, signal.name, "s" * len(signal.args), list(signal.args))
 
     def _state_changed(self, synced):
         self._send(api.OBJECT_PATH, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
-                   [api.INTERFACE, {"Connected": typed("b", synced)}, []])
-
-    def _child(self, path, interface):
-        obj = self._children.get(path)
-        if obj is None:
-            obj = ExportedObject(path, [_SPEC_OF_INTERFACE[interface]], {},
-                                 properties=lambda iface, path=path: typed_properties(self._properties[path][1]))
-            self._children[path] = obj
-        return obj
+                   [api.INTERFACE, {"Connected": ("b", synced)}, []])
 
     def managed_objects(self):
         """``GetManagedObjects`` of the root: every bridge, port and interface object."""
-        return {path: {interface: typed_properties(props)} for path, (interface, props) in self._properties.items()}
+        return {path: {interface: props} for path, (_, interface, props) in self._objects.items()}
 
     def _send(self, path, interface, member, signature, body):
-        if self.bus_connection is not None:
-            self.bus_connection.sendMessage(txdbus_message.SignalMessage(
-                path, member, interface, signature=signature, body=body))
+        if self.handler is not None:
+            self.handler.send_signal(path, interface, member, signature, body)
 
     # -- the bus connection ------------------------------------------------------
 
@@ -382,12 +359,14 @@ class BusService(Service):
 
     @defer.inlineCallbacks
     def _connected(self, bus_connection):
-        bus_connection.objHandler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects)
+        handler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects)
+        bus_connection.objHandler = handler
         bus_connection.notifyOnDisconnect(self._disconnected)
-        bus_connection.exportObject(self.root)
-        for obj in self._children.values():
-            bus_connection.exportObject(obj)
-        self.bus_connection = bus_connection
+        handler.exportObject(self.root)
+        for obj, _, _ in self._objects.values():
+            handler.exportObject(obj)
+        self._bus_connection = bus_connection
+        self.handler = handler
         yield bus_connection.requestBusName(api.BUS_NAME)
         log.info("serving {name} on the {bus} bus", name=api.BUS_NAME, bus=self.bus)
 
@@ -396,7 +375,8 @@ class BusService(Service):
         self.on_bus_lost(failure.getErrorMessage())
 
     def _disconnected(self, bus_connection, reason):
-        self.bus_connection = None
+        self.handler = None
+        self._bus_connection = None
         if not self._stopping:
             log.error("lost the D-Bus connection: {reason}", reason=reason)
             self.on_bus_lost(reason)
@@ -404,6 +384,7 @@ class BusService(Service):
     def stopService(self):
         super().stopService()
         self._stopping = True
-        bus_connection, self.bus_connection = self.bus_connection, None
+        bus_connection, self._bus_connection = self._bus_connection, None
+        self.handler = None
         if bus_connection is not None:
             bus_connection.disconnect()

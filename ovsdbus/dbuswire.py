@@ -1,0 +1,214 @@
+"""D-Bus wire format for the messages ovsdbus sends: signals, method returns, errors.
+
+txdbus marshals values by walking Python objects and guessing variant types,
+which costs more than everything else ovsdbus does for a call and cannot express
+an empty array in a variant.  This encoder is driven by signatures only: a
+variant's value is always given as ``(signature, value)``, so every type is
+exact.  Pure code: bytes out, no I/O, no txdbus.
+
+Messages are little-endian, D-Bus protocol version 1.
+"""
+
+import struct
+
+SIGNAL, METHOD_RETURN, ERROR = 4, 2, 3
+NO_REPLY_EXPECTED = 0x1
+
+MAX_MESSAGE_SIZE = 32 * 1024 * 1024  # dbus-daemon's default limit
+
+_FIXED = {
+    "y": (1, struct.Struct("<B")), "n": (2, struct.Struct("<h")), "q": (2, struct.Struct("<H")),
+    "i": (4, struct.Struct("<i")), "u": (4, struct.Struct("<I")), "x": (8, struct.Struct("<q")),
+    "t": (8, struct.Struct("<Q")), "d": (8, struct.Struct("<d")), "h": (4, struct.Struct("<I")),
+}
+_ALIGNMENT = {"y": 1, "b": 4, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8, "h": 4, "s": 4, "o": 4,
+              "g": 1, "a": 4, "(": 8, "{": 8, "v": 1}
+_U32 = struct.Struct("<I")
+_ZEROS = bytes(8)
+
+
+class SignatureError(ValueError):
+    """A signature that is not a valid sequence of complete D-Bus types."""
+
+
+def split_signature(signature):
+    """Split a signature into its complete types: ``"sa{sv}as"`` -> ``["s", "a{sv}", "as"]``."""
+    types = []
+    i = 0
+    while i < len(signature):
+        end = _complete_type_end(signature, i)
+        types.append(signature[i:end])
+        i = end
+    return types
+
+
+def _complete_type_end(sig, i):
+    if i >= len(sig):
+        raise SignatureError("incomplete signature %r" % sig)
+    c = sig[i]
+    if c == "a":
+        return _complete_type_end(sig, i + 1)
+    if c in "({":
+        close = ")" if c == "(" else "}"
+        j = i + 1
+        while j < len(sig) and sig[j] != close:
+            j = _complete_type_end(sig, j)
+        if j >= len(sig):
+            raise SignatureError("unclosed %r in %r" % (c, sig))
+        return j + 1
+    if c in _ALIGNMENT or c == "b":
+        return i + 1
+    raise SignatureError("unknown type code %r in %r" % (c, sig))
+
+
+_encoders = {}
+
+
+def _encoder(sig):
+    """A function ``(buf, value)`` appending ``value`` of complete type ``sig`` to bytearray ``buf``."""
+    enc = _encoders.get(sig)
+    if enc is None:
+        enc = _encoders[sig] = _make_encoder(sig)
+    return enc
+
+
+def _pad(buf, n):
+    p = -len(buf) % n
+    if p:
+        buf += _ZEROS[:p]
+
+
+def _make_encoder(sig):
+    c = sig[0]
+    if c in _FIXED:
+        align, st = _FIXED[c]
+        pack = st.pack
+
+        def enc(buf, value):
+            _pad(buf, align)
+            buf += pack(value)
+        return enc
+    if c == "b":
+        def enc(buf, value):
+            _pad(buf, 4)
+            buf += _U32.pack(1 if value else 0)
+        return enc
+    if c in "so":
+        def enc(buf, value):
+            data = value.encode("utf-8")
+            _pad(buf, 4)
+            buf += _U32.pack(len(data))
+            buf += data
+            buf.append(0)
+        return enc
+    if c == "g":
+        def enc(buf, value):
+            data = value.encode("ascii")
+            buf.append(len(data))
+            buf += data
+            buf.append(0)
+        return enc
+    if c == "v":
+        def enc(buf, value):
+            vsig, inner = value
+            data = vsig.encode("ascii")
+            buf.append(len(data))
+            buf += data
+            buf.append(0)
+            _encoder(vsig)(buf, inner)
+        return enc
+    if c == "(":
+        members = [_encoder(t) for t in split_signature(sig[1:-1])]
+
+        def enc(buf, value):
+            _pad(buf, 8)
+            for m, v in zip(members, value, strict=True):
+                m(buf, v)
+        return enc
+    if c == "a":
+        element = sig[1:]
+        element_align = _ALIGNMENT[element[0]] if element[0] != "b" else 4
+        if element[0] == "{":
+            key_enc, value_enc = (_encoder(t) for t in split_signature(element[1:-1]))
+
+            def enc(buf, value):
+                _pad(buf, 4)
+                at = len(buf)
+                buf += b"\0\0\0\0"
+                _pad(buf, 8)
+                start = len(buf)
+                for k, v in value.items():
+                    _pad(buf, 8)
+                    key_enc(buf, k)
+                    value_enc(buf, v)
+                buf[at:at + 4] = _U32.pack(len(buf) - start)
+            return enc
+        element_enc = _encoder(element)
+
+        def enc(buf, value):
+            _pad(buf, 4)
+            at = len(buf)
+            buf += b"\0\0\0\0"
+            _pad(buf, element_align)
+            start = len(buf)
+            for v in value:
+                element_enc(buf, v)
+            buf[at:at + 4] = _U32.pack(len(buf) - start)
+        return enc
+    raise SignatureError("cannot encode %r" % sig)
+
+
+def encode_body(signature, values):
+    """The body bytes of ``values`` (a sequence, one per complete type of ``signature``)."""
+    buf = bytearray()
+    types = split_signature(signature)
+    if len(types) != len(values):
+        raise SignatureError("signature %r has %d types for %d values" % (signature, len(types), len(values)))
+    for t, v in zip(types, values):
+        _encoder(t)(buf, v)
+    return buf
+
+
+# Header field codes.
+PATH, INTERFACE, MEMBER, ERROR_NAME, REPLY_SERIAL, DESTINATION, SENDER, SIGNATURE = 1, 2, 3, 4, 5, 6, 7, 8
+_FIELD_TYPES = {PATH: "o", INTERFACE: "s", MEMBER: "s", ERROR_NAME: "s", REPLY_SERIAL: "u", DESTINATION: "s",
+                SENDER: "s", SIGNATURE: "g"}
+_encode_fields = _encoder("a(yv)")
+
+
+def encode_message(message_type, serial, fields, signature="", body=(), flags=0):
+    """A whole message: ``fields`` is ``{field code: value}`` (signature added from ``signature``)."""
+    body_bytes = encode_body(signature, body) if signature else b""
+    header = bytearray(b"l")
+    header.append(message_type)
+    header.append(flags)
+    header.append(1)
+    header += _U32.pack(len(body_bytes))
+    header += _U32.pack(serial)
+    items = [(code, (_FIELD_TYPES[code], value)) for code, value in fields.items() if value is not None]
+    if signature:
+        items.append((SIGNATURE, ("g", signature)))
+    _encode_fields(header, items)
+    _pad(header, 8)
+    header += body_bytes
+    if len(header) > MAX_MESSAGE_SIZE:
+        raise ValueError("D-Bus message of %d bytes exceeds the limit" % len(header))
+    return bytes(header)
+
+
+def signal(serial, path, interface, member, signature="", body=()):
+    """A signal message."""
+    return encode_message(SIGNAL, serial, {PATH: path, INTERFACE: interface, MEMBER: member},
+                          signature, body, NO_REPLY_EXPECTED)
+
+
+def method_return(serial, reply_serial, destination, signature="", body=()):
+    """A method return message."""
+    return encode_message(METHOD_RETURN, serial, {REPLY_SERIAL: reply_serial, DESTINATION: destination},
+                          signature, body, NO_REPLY_EXPECTED)
+
+
+def error(serial, reply_serial, destination, name, text):
+    """An error message with a human-readable text."""
+    return encode_message(ERROR, serial, {ERROR_NAME: name, REPLY_SERIAL: reply_serial, DESTINATION: destination},
+                          "s", [text], NO_REPLY_EXPECTED)
