@@ -17,6 +17,8 @@ standard ones; NO_REPLY_EXPECTED is honoured; a lost bus connection (txdbus
 never reconnects) makes the service exit so that its supervisor restarts it.
 """
 
+import collections
+
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -309,6 +311,8 @@ class BusService(Service):
         self._objects = {}   # path -> (ExportedObject, interface, {name: (signature, value)})
         self._bus_connection = None
         self._stopping = False
+        self._outbox = collections.deque()
+        self._flush_call = None
         connection.add_observer(self._replica_changed)
         connection.add_state_observer(self._state_changed)
 
@@ -343,9 +347,35 @@ class BusService(Service):
         """``GetManagedObjects`` of the root: every bridge, port and interface object."""
         return {path: {interface: props} for path, (_, interface, props) in self._objects.items()}
 
+    #: Signals encoded and written per reactor turn, so a large burst never holds up the service.
+    SIGNALS_PER_TURN = 256
+
     def _send(self, path, interface, member, signature, body):
-        if self.handler is not None:
-            self.handler.send_signal(path, interface, member, signature, body)
+        """Queue a signal; the queue is written from the next reactor turn on, in order.
+
+        Emitting after the current turn lets the reply to the call that caused a change
+        go out first, and spreads a burst of thousands of signals over several turns,
+        with other callers served in between.
+        """
+        if self.handler is None:
+            return
+        self._outbox.append((path, interface, member, signature, body))
+        if self._flush_call is None:
+            self._flush_call = self.reactor.callLater(0, self._flush)
+
+    def _flush(self):
+        self._flush_call = None
+        handler, outbox = self.handler, self._outbox
+        for _ in range(min(len(outbox), self.SIGNALS_PER_TURN)):
+            signal = outbox.popleft()
+            if handler is not None:
+                try:
+                    handler.send_signal(*signal)
+                except (ValueError, TypeError, UnicodeError, OverflowError) as e:
+                    log.error("cannot encode signal {member} of {path}: {error}",
+                              member=signal[2], path=signal[0], error=e)
+        if outbox:
+            self._flush_call = self.reactor.callLater(0, self._flush)
 
     # -- the bus connection ------------------------------------------------------
 
@@ -384,6 +414,10 @@ class BusService(Service):
     def stopService(self):
         super().stopService()
         self._stopping = True
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+        self._flush_call = None
+        self._outbox.clear()
         bus_connection, self._bus_connection = self._bus_connection, None
         self.handler = None
         if bus_connection is not None:
