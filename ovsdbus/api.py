@@ -58,11 +58,13 @@ class SignalSpec(NamedTuple):
 
 
 class PropertySpec(NamedTuple):
-    """A read-only property."""
+    """A read-only property; ``emits_changed`` is ``true`` (PropertiesChanged carries the new
+    value) or ``invalidates`` (PropertiesChanged names it; read it to get the value)."""
 
     name: str
     signature: str
     doc: str
+    emits_changed: str = "true"
 
 
 class InterfaceSpec(NamedTuple):
@@ -141,7 +143,9 @@ BRIDGE = InterfaceSpec(
     "One row of the Bridge table, at /org/openvswitch/ovsdb/bridge/<escaped name>.",
     properties=(
         PropertySpec("Name", "s", "Bridge name."),
-        PropertySpec("Ports", "ao", "Objects of its ports (its local port included), sorted by name."),
+        PropertySpec("Ports", "ao", "Objects of its ports (its local port included), sorted by name. "
+                     "PropertiesChanged lists it as invalidated rather than sending thousands of paths.",
+                     "invalidates"),
         PropertySpec("FailMode", "s", "fail_mode: 'standalone', 'secure', or '' when unset."),
         PropertySpec("DatapathType", "s", "datapath_type ('' is the default datapath, 'netdev' userspace)."),
         PropertySpec("Controllers", "as", "Targets of its controllers, sorted."),
@@ -214,6 +218,8 @@ def interface_xml(spec, indent="  "):
     for p in spec.properties:
         lines.append('%s<property name=%s type=%s access="read">'
                      % (i2, quoteattr(p.name), quoteattr(p.signature)))
+        lines.append('%s<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="%s"/>'
+                     % (i3, p.emits_changed))
         lines.append(_doc(p.doc, i3))
         lines.append("%s</property>" % i2)
     lines.append("%s</interface>" % i1)

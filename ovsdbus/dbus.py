@@ -150,14 +150,21 @@ class ExportedObject:
         if property_name not in values:
             raise DBusErrorReply(DBUS_ERROR + "UnknownProperty",
                                  "%s has no property %s" % (interface_name, property_name))
-        return values[property_name]
+        sig, value = values[property_name]
+        return sig, value.resolve() if hasattr(value, "resolve") else value
 
     def _get_all_properties(self, interface_name, sender):
-        return self._own_properties(interface_name)
+        return resolved(self._own_properties(interface_name))
 
     def _set_property(self, interface_name, property_name, value, sender):
         self._get_property(interface_name, property_name, sender)
         raise DBusErrorReply(DBUS_ERROR + "PropertyReadOnly", "%s.%s is read-only" % (interface_name, property_name))
+
+
+def resolved(properties):
+    """``properties`` with every lazily computed value (see :class:`~ovsdbus.view.LazyPaths`) computed."""
+    return {name: (sig, value.resolve() if hasattr(value, "resolve") else value)
+            for name, (sig, value) in properties.items()}
 
 
 def _next_serial():
@@ -332,10 +339,12 @@ class BusService(Service):
             if self.handler is not None:
                 self.handler.exportObject(obj)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}",
-                           [path, {interface: props}])
+                           [path, {interface: resolved(props)}])
         for path, interface, diff in delta.changed:
             self._objects[path][2].update(diff)
-            self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as", [interface, diff, []])
+            changed = {k: v for k, v in diff.items() if not hasattr(v[1], "resolve")}
+            invalidated = sorted(k for k, v in diff.items() if hasattr(v[1], "resolve"))
+            self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as", [interface, changed, invalidated])
         for signal in delta.signals:
             self._send(api.OBJECT_PATH, api.INTERFACE, signal.name, "s" * len(signal.args), list(signal.args))
 
@@ -345,7 +354,7 @@ class BusService(Service):
 
     def managed_objects(self):
         """``GetManagedObjects`` of the root: every bridge, port and interface object."""
-        return {path: {interface: props} for path, (_, interface, props) in self._objects.items()}
+        return {path: {interface: resolved(props)} for path, (_, interface, props) in self._objects.items()}
 
     #: Signals encoded and written per reactor turn, so a large burst never holds up the service.
     SIGNALS_PER_TURN = 256

@@ -17,6 +17,7 @@ port on no bridge) is ``/``; sets and maps are arrays and dictionaries, empty
 when empty.
 """
 
+import functools
 from typing import NamedTuple
 
 from ovsdbus.api import OBJECT_PATH
@@ -66,9 +67,42 @@ def unescape_path_element(element):
     return out.decode("utf-8", "surrogatepass")
 
 
+@functools.lru_cache(maxsize=65536)
 def object_path(table, name):
     """The object path of the row of ``table`` called ``name``."""
     return "%s/%s/%s" % (OBJECT_PATH, KINDS[table][0], escape_path_element(name))
+
+
+class LazyPaths:
+    """A property value that is a sorted list of object paths, computed only when read.
+
+    Bridge ``Ports`` can hold thousands of paths; sending them all again in
+    PropertiesChanged for every port added would cost every subscriber O(ports) per
+    change.  Such a property is announced as invalidated instead (its introspection
+    says ``EmitsChangedSignal=invalidates``) and computed from the replica on read.
+    Two values are equal when they name the same rows under the same names.
+    """
+
+    __slots__ = ("_view", "_replica", "_table", "uuids", "_names")
+
+    def __init__(self, view, replica, table, uuids):
+        self._view = view
+        self._replica = replica
+        self._table = table
+        self.uuids = uuids
+        self._names = view.renames
+
+    def __eq__(self, other):
+        return isinstance(other, LazyPaths) and self.uuids == other.uuids and self._names == other._names
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+    def resolve(self):
+        """The sorted paths, from the replica as it is now."""
+        return self._view._paths(self._replica, self._table, self.uuids)
 
 
 class Signal(NamedTuple):
@@ -111,6 +145,8 @@ class TreeView:
         self.objects = {}
         self._port_bridge = {}       # port uuid -> bridge uuid
         self._interface_port = {}    # interface uuid -> port uuid
+        #: Counts port renames, which change the paths a bridge's Ports lists.
+        self.renames = 0
 
     def path_of(self, table, uuid):
         """The path shown for a row, or ``/`` if there is none."""
@@ -131,7 +167,7 @@ class TreeView:
             controllers = replica.rows("Controller") if "Controller" in replica.tables else {}
             return {
                 "Name": ("s", row["name"]),
-                "Ports": ("ao", self._paths(replica, "Port", row["ports"])),
+                "Ports": ("ao", LazyPaths(self, replica, "Port", row["ports"])),
                 "FailMode": ("s", _optional(row["fail_mode"], "")),
                 "DatapathType": ("s", row["datapath_type"]),
                 "Controllers": ("as", sorted(controllers[c]["target"] for c in row["controller"]
@@ -215,6 +251,7 @@ class TreeView:
                 dirty.update(("Interface", i) for i in old_ifaces ^ new_ifaces)
                 if c.old is not None and c.new is not None and c.old["name"] != c.new["name"]:
                     # Paths of this port changed: so do the references to it.
+                    self.renames += 1
                     dirty.update(("Interface", i) for i in new_ifaces)
                     bridge = self._port_bridge.get(c.uuid)
                     if bridge:

@@ -1,0 +1,183 @@
+"""ovsdbus against ovs-vsctl, side by side, on one sandbox in one run.
+
+Starts a private ovsdb-server, dbus-daemon and ovsdbus (``ovsdbus.sandbox``), then measures:
+
+1. median latency of AddPort, BridgeExists and ListBridgePorts through D-Bus (a txdbus client in
+   its own process) on a bridge with 0 and with 1000 ports, next to ``ovs-vsctl --no-wait
+   add-port / br-exists / list-ports`` on the same server, with their ratios;
+2. how many requests ovsdb-server received while ovsdbus answered the ListBridgePorts calls
+   (from ovsdb-server's own jsonrpc debug log);
+3. latency from a raw OVSDB insert of a port to the PortAdded signal in a subscriber process,
+   median and p99;
+4. GetManagedObjects with 1000 ports.
+
+Usage: ``./dev bench`` (or ``python bench/run.py [--calls N] [--signals N] [--json FILE]``).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from ovsdbus.sandbox import Sandbox  # noqa: E402
+
+TARGETS = {
+    "AddPort median at 0 ports (ms)": 0.5,
+    "AddPort speedup over ovs-vsctl at 0 ports": 8.0,
+    "ListBridgePorts median at 1000 ports (ms)": 1.0,
+    "PortAdded signal median (ms)": 1.0,
+    "PortAdded signal p99 (ms)": 5.0,
+}
+
+
+def ms(seconds):
+    return seconds * 1000.0
+
+
+def median(samples):
+    return statistics.median(samples)
+
+
+def p99(samples):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def run_client(bus, *args):
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    out = subprocess.run([sys.executable, str(HERE / "client.py"), bus, *map(str, args)],
+                         capture_output=True, text=True, env=env, timeout=900)
+    try:
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise SystemExit("benchmark client failed:\n%s\n%s" % (out.stdout, out.stderr))
+    if "error" in result:
+        raise SystemExit("benchmark client failed: %s" % result["error"])
+    return result
+
+
+def time_vsctl(sandbox, n, args_of):
+    """Median seconds of ``ovs-vsctl --no-wait`` over ``n`` runs; ``args_of(i)`` gives its arguments."""
+    db = "--db=" + sandbox.ovsdb.remote
+    samples = []
+    for i in range(n):
+        argv = ["ovs-vsctl", db, "--no-wait", *args_of(i)]
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        samples.append(time.perf_counter() - start)
+    return median(samples)
+
+
+def vsctl_add_port(sandbox, bridge, n):
+    samples = []
+    db = "--db=" + sandbox.ovsdb.remote
+    for i in range(n):
+        port = "vq%d" % i
+        start = time.perf_counter()
+        subprocess.run(["ovs-vsctl", db, "--no-wait", "add-port", bridge, port], check=True, capture_output=True)
+        samples.append(time.perf_counter() - start)
+        subprocess.run(["ovs-vsctl", db, "--no-wait", "del-port", bridge, port], check=True, capture_output=True)
+    return median(samples)
+
+
+def ovsdb_requests(sandbox):
+    """Requests ovsdb-server has logged so far (its jsonrpc module at debug level)."""
+    log = Path(sandbox.ovsdb.log_file).read_text(errors="replace")
+    return log.count("received request")
+
+
+def measure_calls(sandbox, bus, bridge, n):
+    before = ovsdb_requests(sandbox)
+    ours = run_client(bus, "calls", bridge, n)
+    # AddPort/DeletePort talk to OVSDB (2 per iteration); reads must not.
+    requests_for_reads = ovsdb_requests(sandbox) - before - 2 * n
+    theirs = {
+        "AddPort": vsctl_add_port(sandbox, bridge, n),
+        "BridgeExists": time_vsctl(sandbox, n, lambda i: ["br-exists", bridge]),
+        "ListBridgePorts": time_vsctl(sandbox, n, lambda i: ["list-ports", bridge]),
+    }
+    rows = []
+    for method, vsctl in (("AddPort", "add-port"), ("BridgeExists", "br-exists"),
+                          ("ListBridgePorts", "list-ports")):
+        m = median(ours[method])
+        rows.append({"method": method, "ovsdbus_ms": ms(m), "vsctl_command": vsctl,
+                     "vsctl_ms": ms(theirs[method]), "speedup": theirs[method] / m})
+    return rows, ours["ports"], requests_for_reads
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per method and port count")
+    parser.add_argument("--signals", type=int, default=500, help="inserts timed to their PortAdded signal")
+    parser.add_argument("--ports", type=int, default=1000, help="ports on the bridge of the large case")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    results = {}
+    with Sandbox(vswitchd=False) as sandbox:
+        bus = sandbox.dbus.address
+        ctl = str(Path(sandbox.ovsdb.socket_path).with_name("ovsdb.ctl"))
+        subprocess.run(["ovs-appctl", "-t", ctl, "vlog/set", "jsonrpc:file:dbg"], check=True, capture_output=True)
+        sandbox.ovsdb.vsctl("add-br", "bench0")
+        sandbox.ovsdb.vsctl("add-br", "bench1000")
+        batch = []
+        for i in range(args.ports):
+            batch += ["--", "add-port", "bench1000", "p%d" % i]
+        sandbox.ovsdb.vsctl(*batch)
+
+        for label, bridge in (("0 ports", "bench0"), ("%d ports" % args.ports, "bench1000")):
+            rows, ports, reads = measure_calls(sandbox, bus, bridge, args.calls)
+            results[label] = {"rows": rows, "ports_listed": ports, "ovsdb_requests_for_reads": reads}
+
+        signals = run_client(bus, "signals", "bench0", args.signals, sandbox.ovsdb.socket_path)["PortAdded"]
+        results["PortAdded signal"] = {"median_ms": ms(median(signals)), "p99_ms": ms(p99(signals)),
+                                       "samples": len(signals)}
+        tree = run_client(bus, "tree", 20)
+        results["GetManagedObjects"] = {"median_ms": ms(median(tree["GetManagedObjects"])),
+                                        "objects": tree["objects"]}
+
+    print_report(results, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def print_report(results, args):
+    print("ovsdbus vs ovs-vsctl --no-wait (median latency, %d calls each; speedup = ovs-vsctl / ovsdbus)"
+          % args.calls)
+    print("%-12s %-16s %12s %12s %10s" % ("ports", "method", "ovsdbus ms", "ovs-vsctl ms", "speedup"))
+    for label in [k for k in results if k.endswith("ports")]:
+        for row in results[label]["rows"]:
+            print("%-12s %-16s %12.3f %12.3f %9.1fx" % (label, row["method"], row["ovsdbus_ms"], row["vsctl_ms"],
+                                                          row["speedup"]))
+        print("%-12s OVSDB requests while answering %d BridgeExists + %d ListBridgePorts: %d"
+              % (label, args.calls, args.calls, results[label]["ovsdb_requests_for_reads"]))
+    s = results["PortAdded signal"]
+    print("OVSDB insert -> PortAdded signal in a subscriber: median %.3f ms, p99 %.3f ms (%d changes)"
+          % (s["median_ms"], s["p99_ms"], s["samples"]))
+    t = results["GetManagedObjects"]
+    print("GetManagedObjects with %d objects: median %.3f ms" % (t["objects"], t["median_ms"]))
+    zero = results["0 ports"]["rows"]
+    big = results["%d ports" % args.ports]["rows"]
+    checks = [
+        ("AddPort median at 0 ports (ms)", zero[0]["ovsdbus_ms"], "<="),
+        ("AddPort speedup over ovs-vsctl at 0 ports", zero[0]["speedup"], ">="),
+        ("ListBridgePorts median at 1000 ports (ms)", big[2]["ovsdbus_ms"], "<="),
+        ("PortAdded signal median (ms)", s["median_ms"], "<="),
+        ("PortAdded signal p99 (ms)", s["p99_ms"], "<="),
+    ]
+    print("\ntargets:")
+    for name, value, op in checks:
+        target = TARGETS[name]
+        ok = value <= target if op == "<=" else value >= target
+        print("  %-45s %8.3f %s %-6g %s" % (name, value, op, target, "met" if ok else "MISSED"))
+
+
+if __name__ == "__main__":
+    main()
