@@ -18,6 +18,7 @@ never reconnects) makes the service exit so that its supervisor restarts it.
 """
 
 import collections
+from typing import NamedTuple
 
 from twisted.application.service import Service
 from twisted.internet import defer
@@ -27,7 +28,8 @@ from txdbus import message as txdbus_message
 from txdbus import objects as txdbus_objects
 
 from ovsdbus import api, dbuswire
-from ovsdbus.errors import ERROR_PREFIX, OvsdbusError
+from ovsdbus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
+from ovsdbus.errors import ERROR_PREFIX, AccessDenied, OvsdbusError
 from ovsdbus.view import TreeView
 
 log = Logger()
@@ -76,6 +78,18 @@ _OBJECT_MANAGER_XML = """  <interface name="org.freedesktop.DBus.ObjectManager">
   </interface>"""
 
 
+#: Header flags (the second byte after the endianness); txdbus does not parse them.
+NO_REPLY_EXPECTED = 0x1
+ALLOW_INTERACTIVE_AUTHORIZATION = 0x4
+
+
+class Caller(NamedTuple):
+    """Who called: the unique bus name, and whether it allows interactive authorization."""
+
+    name: str
+    interactive: bool = False
+
+
 class DBusErrorReply(Exception):
     """An error to answer with D-Bus error ``name``."""
 
@@ -102,8 +116,8 @@ class ExportedObject:
     :param specs: the :class:`~ovsdbus.api.InterfaceSpec` it implements
         (org.freedesktop.DBus.Properties comes with every object).
     :param handlers: ``{(interface, method): callable}``; a callable receives the
-        D-Bus arguments and, last, the caller's unique bus name, and returns the
-        result (or a Deferred of it): ``None`` for no output, the value for one.
+        D-Bus arguments and, last, the :class:`Caller`, and returns the result (or a
+        Deferred of it): ``None`` for no output, the value for one.
     :param properties: ``interface -> {name: (signature, value)}``.
     """
 
@@ -204,12 +218,16 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
         """Emit a signal."""
         self.send(dbuswire.signal(_next_serial(), path, interface, member, signature, body))
 
+    @staticmethod
+    def _flags(msg):
+        return msg.rawHeader[2] if msg.rawHeader else 0
+
     def _reply(self, msg, signature="", body=()):
-        if msg.expectReply:
+        if not self._flags(msg) & NO_REPLY_EXPECTED:
             self.send(dbuswire.method_return(_next_serial(), msg.serial, msg.sender, signature, body))
 
     def _error(self, msg, name, text):
-        if msg.expectReply:
+        if not self._flags(msg) & NO_REPLY_EXPECTED:
             self.send(dbuswire.error(_next_serial(), msg.serial, msg.sender, name, text))
 
     def handleMethodCallMessage(self, msg):
@@ -239,7 +257,8 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
             return self._error(msg, DBUS_ERROR + "InvalidArgs", "%s takes (%s), not (%s)"
                                % (member, method.in_signature, signature))
         handler = obj.handlers[(interface, member)]
-        d = defer.maybeDeferred(handler, *(list(msg.body or ()) + [msg.sender]))
+        caller = Caller(msg.sender, bool(self._flags(msg) & ALLOW_INTERACTIVE_AUTHORIZATION))
+        d = defer.maybeDeferred(handler, *(list(msg.body or ()) + [caller]))
         d.addCallbacks(self._method_returned, self._method_failed, (msg, method), None, (msg,), None)
 
     def _method_returned(self, result, msg, method):
@@ -275,20 +294,88 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
 
 
 class RootObject(ExportedObject):
-    """``/org/openvswitch/ovsdb``: the ``org.openvswitch.ovsdb`` interface over :class:`Operations`."""
+    """``/org/openvswitch/ovsdb``: the ``org.openvswitch.ovsdb`` interface over :class:`Operations`.
 
-    def __init__(self, operations, connection):
+    Mutating methods first ask ``authorize(caller)`` (a Deferred that fails with
+    AccessDenied), so a refused call never reaches OVSDB.
+    """
+
+    def __init__(self, operations, connection, authorize):
         self.operations = operations
+
+        def modify(verb):
+            def call(*args):
+                *args, caller = args
+                d = authorize(caller)
+                d.addCallback(lambda _: verb(*args))
+                return d
+            return call
+
         i = api.INTERFACE
         super().__init__(api.OBJECT_PATH, [api.ROOT], {
-            (i, "CreateBridge"): lambda name, sender: operations.create_bridge(name),
-            (i, "DeleteBridge"): lambda name, sender: operations.delete_bridge(name),
-            (i, "AddPort"): lambda bridge, port, sender: operations.add_port(bridge, port),
-            (i, "DeletePort"): lambda bridge, port, sender: operations.delete_port(bridge, port),
-            (i, "BridgeExists"): lambda name, sender: operations.bridge_exists(name),
-            (i, "ListBridges"): lambda sender: operations.list_bridges(),
-            (i, "ListBridgePorts"): lambda bridge, sender: operations.list_bridge_ports(bridge),
+            (i, "CreateBridge"): modify(operations.create_bridge),
+            (i, "DeleteBridge"): modify(operations.delete_bridge),
+            (i, "AddPort"): modify(operations.add_port),
+            (i, "DeletePort"): modify(operations.delete_port),
+            (i, "BridgeExists"): lambda name, caller: operations.bridge_exists(name),
+            (i, "ListBridges"): lambda caller: operations.list_bridges(),
+            (i, "ListBridgePorts"): lambda bridge, caller: operations.list_bridge_ports(bridge),
         }, properties=lambda interface: {"Connected": ("b", connection.synced)})
+
+
+DBUS_DAEMON = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
+POLKIT = ("org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+          "org.freedesktop.PolicyKit1.Authority")
+
+
+class TxdbusBusQueries(BusQueries):
+    """:class:`~ovsdbus.authorization.BusQueries` over a txdbus connection."""
+
+    def __init__(self, bus_connection):
+        self.bus_connection = bus_connection
+
+    def _call(self, target, member, signature="", body=()):
+        destination, path, interface = target
+        return self.bus_connection.callRemote(path, member, interface=interface, destination=destination,
+                                              signature=signature or None, body=list(body) or None)
+
+    @defer.inlineCallbacks
+    def credentials(self, bus_name):
+        try:
+            info = yield self._call(DBUS_DAEMON, "GetConnectionCredentials", "s", [bus_name])
+        except Exception as e:
+            raise AccessDenied("cannot identify the caller %s: %s" % (bus_name, e))
+        uid = info.get("UnixUserID")
+        if uid is None:
+            raise AccessDenied("the bus does not tell the uid of %s" % bus_name)
+        return Credentials(uid, info.get("UnixGroupIDs", ()))
+
+    @defer.inlineCallbacks
+    def polkit_present(self):
+        try:
+            present = yield self._call(DBUS_DAEMON, "NameHasOwner", "s", [POLKIT[0]])
+        except Exception:
+            return False
+        if present:
+            return True
+        # polkit may be bus-activatable without running yet.
+        try:
+            activatable = yield self._call(DBUS_DAEMON, "ListActivatableNames")
+        except Exception:
+            return False
+        return POLKIT[0] in activatable
+
+    @defer.inlineCallbacks
+    def polkit_allows(self, bus_name, action, interactive):
+        subject = ("system-bus-name", {"name": bus_name})
+        flags = 1 if interactive else 0
+        try:
+            result = yield self._call(POLKIT, "CheckAuthorization", "(sa{sv})sa{ss}us",
+                                      [subject, action, {}, flags, ""])
+        except Exception as e:
+            log.warn("polkit CheckAuthorization failed: {error}", error=e)
+            return False
+        return bool(result[0])
 
 
 _SPEC_OF_INTERFACE = {s.name: s for s in (api.BRIDGE, api.PORT, api.INTERFACE_)}
@@ -304,16 +391,19 @@ class BusService(Service):
     :param operations: the :class:`~ovsdbus.operations.Operations` to serve.
     :param on_bus_lost: called (with a reason) when the bus connection fails or is
         lost, or the name cannot be owned; the plugin stops the process then.
+    :param policy: the :class:`~ovsdbus.authorization.Policy` for mutating calls.
     """
 
-    def __init__(self, reactor, bus, connection, operations, on_bus_lost):
+    def __init__(self, reactor, bus, connection, operations, on_bus_lost, policy=None):
         self.reactor = reactor
         self.bus = bus
         self.connection = connection
         self.operations = operations
         self.on_bus_lost = on_bus_lost
+        self.policy = policy or Policy()
+        self.authorizer = None
         self.handler = None
-        self.root = RootObject(operations, connection)
+        self.root = RootObject(operations, connection, self.authorize)
         self.view = TreeView()
         self._objects = {}   # path -> (ExportedObject, interface, {name: (signature, value)})
         self._bus_connection = None
@@ -386,6 +476,12 @@ class BusService(Service):
         if outbox:
             self._flush_call = self.reactor.callLater(0, self._flush)
 
+    def authorize(self, caller):
+        """Fire if ``caller`` may change the switch; fail with AccessDenied if not."""
+        if self.authorizer is None:
+            return defer.fail(AccessDenied("not connected to the bus"))
+        return self.authorizer.authorize(caller.name, MODIFY_ACTION, caller.interactive)
+
     # -- the bus connection ------------------------------------------------------
 
     def startService(self):
@@ -405,6 +501,7 @@ class BusService(Service):
         for obj, _, _ in self._objects.values():
             handler.exportObject(obj)
         self._bus_connection = bus_connection
+        self.authorizer = Authorizer(self.policy, TxdbusBusQueries(bus_connection))
         self.handler = handler
         yield bus_connection.requestBusName(api.BUS_NAME)
         log.info("serving {name} on the {bus} bus", name=api.BUS_NAME, bus=self.bus)
@@ -415,6 +512,7 @@ class BusService(Service):
 
     def _disconnected(self, bus_connection, reason):
         self.handler = None
+        self.authorizer = None
         self._bus_connection = None
         if not self._stopping:
             log.error("lost the D-Bus connection: {reason}", reason=reason)

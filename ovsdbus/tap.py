@@ -1,10 +1,12 @@
 """``twistd ovsdbus``: command-line options and the service they build."""
 
+import grp
 import os
 
 from twisted.application.service import MultiService
 from twisted.python import usage
 
+from ovsdbus.authorization import POLKIT_MODES, Policy
 from ovsdbus.connection import OvsdbConnection
 from ovsdbus.operations import MONITORED_COLUMNS, Operations
 from ovsdbus.remotes import DEFAULT_REMOTE, parse_remotes, remotes_endpoint
@@ -37,6 +39,12 @@ class Options(usage.Options):
          "0 disables.", float],
         ["max-message-size", None, 64 * 1024 * 1024, "Largest JSON message accepted from ovsdb-server, in bytes.",
          int],
+        ["allow-group", None, None,
+         "Members of this unix group (name or gid; a comma-separated list for several) may change the "
+         "switch without asking polkit. root and the service's own user always may."],
+        ["polkit", None, "auto",
+         "Ask polkit (action org.openvswitch.ovsdb.modify) for other callers: auto (if polkit is on the "
+         "bus), yes (required: refuse when it is not), no (never; refuse)."],
     ]
 
     def postOptions(self):
@@ -52,6 +60,25 @@ class Options(usage.Options):
             raise usage.UsageError("--probe-interval must be >= 0")
         if self["max-message-size"] < 1024:
             raise usage.UsageError("--max-message-size must be at least 1024")
+        if self["polkit"] not in POLKIT_MODES:
+            raise usage.UsageError("--polkit must be one of %s" % ", ".join(POLKIT_MODES))
+        self["allowed-gids"] = _parse_groups(self["allow-group"])
+
+
+def _parse_groups(text):
+    gids = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.isdigit():
+            gids.append(int(item))
+            continue
+        try:
+            gids.append(grp.getgrnam(item).gr_gid)
+        except KeyError:
+            raise usage.UsageError("--allow-group: no group named %r" % item)
+    return gids
 
 
 def _stop_process(reason):
@@ -81,5 +108,6 @@ def makeService(options, reactor=None):
     operations = Operations(connection)
     top = MultiService()
     connection.setServiceParent(top)
-    BusService(reactor, options["bus"], connection, operations, _stop_process).setServiceParent(top)
+    policy = Policy(allowed_gids=options["allowed-gids"], polkit=options["polkit"])
+    BusService(reactor, options["bus"], connection, operations, _stop_process, policy).setServiceParent(top)
     return top
