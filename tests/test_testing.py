@@ -94,7 +94,9 @@ class DatabaseTests(unittest.TestCase):
 
     def test_from_file_reads_the_given_path(self):
         """A schema at any path can be served; its name and tables are the file's."""
-        path = self.mktemp()
+        directory = tempfile.mkdtemp(prefix="ovsdbus-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = os.path.join(directory, "tiny.ovsschema")
         with open(path, "w") as f:
             json.dump({"name": "Tiny", "version": "1.0.0", "tables": {
                 "T": {"columns": {"n": {"type": "integer"}}}}}, f)
