@@ -8,6 +8,8 @@ annotations) for the running service and for the files shipped in
 ``/usr/share/dbus-1/interfaces``.
 """
 
+import argparse
+import os
 from typing import NamedTuple
 from xml.sax.saxutils import quoteattr
 
@@ -231,3 +233,29 @@ def introspection_xml(specs):
     return "\n".join(['<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"',
                       ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
                       "<node>"] + [interface_xml(s) for s in specs] + ["</node>", ""])
+
+
+def write_interfaces(directory, specs=ALL):
+    """Write ``<interface name>.xml`` into ``directory`` for each of ``specs`` (the files
+    installed in /usr/share/dbus-1/interfaces); return their paths."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for spec in specs:
+        path = os.path.join(directory, spec.name + ".xml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(introspection_xml([spec]))
+        paths.append(path)
+    return paths
+
+
+def main(argv=None):
+    """``python3 -m ovsdbus.api --write-interfaces DIR``, run by debian/rules at build time."""
+    parser = argparse.ArgumentParser(prog="python3 -m ovsdbus.api",
+                                     description="Write the introspection XML of every ovsdbus interface.")
+    parser.add_argument("--write-interfaces", metavar="DIR", required=True,
+                        help="directory to write one INTERFACE.xml per interface into")
+    write_interfaces(parser.parse_args(argv).write_interfaces)
+
+
+if __name__ == "__main__":
+    main()

@@ -179,7 +179,8 @@ class OvsdbConnection(Service):
     def _lost(self, reason, protocol):
         if protocol is self._protocol:
             self._protocol = None
-            self.log.warn("lost connection to ovsdb-server; reconnecting")
+            if self.running:
+                self.log.warn("lost connection to ovsdb-server; reconnecting")
             self._notify_state(False)
 
     def _update_received(self, protocol, monitor_id, updates, version, last_txn_id):

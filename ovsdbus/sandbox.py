@@ -33,15 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH
+
 DEFAULT_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 """Where Debian's openvswitch-common installs the Open_vSwitch schema."""
 
 DEFAULT_TIMEOUT = 15.0
 """Seconds any one start, stop or command may take before it is an error."""
 
-BUS_NAME = "org.openvswitch.ovsdb"
-OBJECT_PATH = "/org/openvswitch/ovsdb"
-INTERFACE = "org.openvswitch.ovsdb"
 
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.  ovsdb-server copes with
 # longer paths, but dbus-daemon and Twisted clients do not, so we refuse them up front.
