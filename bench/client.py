@@ -17,7 +17,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
 from txdbus import client
 
-from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH
+from ovsdbus.api import BUS_NAME, OBJECT_PATH
 from ovsdbus.client import OvsdbClientProtocol
 
 clock = time.perf_counter

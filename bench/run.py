@@ -57,7 +57,7 @@ def run_client(bus, *args):
     try:
         result = json.loads(out.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        raise SystemExit("benchmark client failed:\n%s\n%s" % (out.stdout, out.stderr))
+        raise SystemExit("benchmark client failed:\n%s\n%s" % (out.stdout, out.stderr)) from None
     if "error" in result:
         raise SystemExit("benchmark client failed: %s" % result["error"])
     return result

@@ -344,7 +344,7 @@ class TxdbusBusQueries(BusQueries):
         try:
             info = yield self._call(DBUS_DAEMON, "GetConnectionCredentials", "s", [bus_name])
         except Exception as e:
-            raise AccessDenied("cannot identify the caller %s: %s" % (bus_name, e))
+            raise AccessDenied("cannot identify the caller %s: %s" % (bus_name, e)) from None
         uid = info.get("UnixUserID")
         if uid is None:
             raise AccessDenied("the bus does not tell the uid of %s" % bus_name)

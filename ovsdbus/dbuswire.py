@@ -182,7 +182,7 @@ def encode_body(signature, values):
     types = split_signature(signature)
     if len(types) != len(values):
         raise SignatureError("signature %r has %d types for %d values" % (signature, len(types), len(values)))
-    for t, v in zip(types, values):
+    for t, v in zip(types, values, strict=True):
         _encoder(t)(buf, v)
     return buf
 

@@ -14,8 +14,15 @@ added to a bridge another client just deleted gives NotFound, never a dangling r
 
 from twisted.internet import defer
 
-from ovsdbus.errors import Disconnected, InvalidArgs, NotFound, AlreadyExists, Timeout, TransactionError, \
-    WaitTimedOut
+from ovsdbus.errors import (
+    AlreadyExists,
+    Disconnected,
+    InvalidArgs,
+    NotFound,
+    Timeout,
+    TransactionError,
+    WaitTimedOut,
+)
 
 #: The tables and columns ovsdbus mirrors.
 MONITORED_COLUMNS = {

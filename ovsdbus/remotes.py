@@ -10,8 +10,8 @@ import re
 from typing import NamedTuple
 
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
-from zope.interface import implementer
 from twisted.internet.interfaces import IStreamClientEndpoint
+from zope.interface import implementer
 
 DEFAULT_REMOTE = "unix:/var/run/openvswitch/db.sock"
 DEFAULT_PORT = 6640

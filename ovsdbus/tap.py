@@ -51,7 +51,7 @@ class Options(usage.Options):
         try:
             self["remotes"] = parse_remotes(self["ovsdb"])
         except ValueError as e:
-            raise usage.UsageError("--ovsdb: %s" % e)
+            raise usage.UsageError("--ovsdb: %s" % e) from None
         if any(r.kind == "ssl" for r in self["remotes"]):
             raise usage.UsageError("--ovsdb: ssl remotes are not supported yet; use unix: or tcp:")
         if not self["bus"]:
@@ -77,7 +77,7 @@ def _parse_groups(text):
         try:
             gids.append(grp.getgrnam(item).gr_gid)
         except KeyError:
-            raise usage.UsageError("--allow-group: no group named %r" % item)
+            raise usage.UsageError("--allow-group: no group named %r" % item) from None
     return gids
 
 
