@@ -173,8 +173,8 @@ class OvsdbConnection(Service):
         protocol.on_disconnect.addCallback(self._lost, protocol)
         self.log.info("connected to ovsdb-server ({method}), {n} changes since last sync",
                       method=started.method, n=len(changes))
-        self._notify_state(True)
         self._notify(changes)
+        self._notify_state(True)
 
     def _lost(self, reason, protocol):
         if protocol is self._protocol:

@@ -42,21 +42,35 @@ def split_signature(signature):
     return types
 
 
-def _complete_type_end(sig, i):
+_BASIC = "ybnqiuxtdhsog"
+
+
+def _complete_type_end(sig, i, in_array=False):
     if i >= len(sig):
         raise SignatureError("incomplete signature %r" % sig)
     c = sig[i]
     if c == "a":
-        return _complete_type_end(sig, i + 1)
-    if c in "({":
-        close = ")" if c == "(" else "}"
-        j = i + 1
-        while j < len(sig) and sig[j] != close:
+        return _complete_type_end(sig, i + 1, in_array=True)
+    if c == "(":
+        j, members = i + 1, 0
+        while j < len(sig) and sig[j] != ")":
             j = _complete_type_end(sig, j)
+            members += 1
         if j >= len(sig):
             raise SignatureError("unclosed %r in %r" % (c, sig))
+        if not members:
+            raise SignatureError("empty struct in %r" % sig)
         return j + 1
-    if c in _ALIGNMENT or c == "b":
+    if c == "{":
+        if not in_array:
+            raise SignatureError("dict entry outside an array in %r" % sig)
+        if i + 1 >= len(sig) or sig[i + 1] not in _BASIC:
+            raise SignatureError("dict entry key must be a basic type in %r" % sig)
+        j = _complete_type_end(sig, i + 2)
+        if j >= len(sig) or sig[j] != "}":
+            raise SignatureError("dict entry must have exactly a key and a value in %r" % sig)
+        return j + 1
+    if c in _BASIC or c == "v":
         return i + 1
     raise SignatureError("unknown type code %r in %r" % (c, sig))
 
@@ -68,6 +82,8 @@ def _encoder(sig):
     """A function ``(buf, value)`` appending ``value`` of complete type ``sig`` to bytearray ``buf``."""
     enc = _encoders.get(sig)
     if enc is None:
+        if not sig or _complete_type_end(sig, 0) != len(sig):
+            raise SignatureError("%r is not exactly one complete type" % sig)
         enc = _encoders[sig] = _make_encoder(sig)
     return enc
 
@@ -86,7 +102,10 @@ def _make_encoder(sig):
 
         def enc(buf, value):
             _pad(buf, align)
-            buf += pack(value)
+            try:
+                buf += pack(value)
+            except struct.error as e:
+                raise ValueError("%r does not fit D-Bus type %r: %s" % (value, c, e)) from None
         return enc
     if c == "b":
         def enc(buf, value):
@@ -95,6 +114,8 @@ def _make_encoder(sig):
         return enc
     if c in "so":
         def enc(buf, value):
+            if not isinstance(value, str):
+                raise TypeError("%r is not a string" % (value,))
             data = value.encode("utf-8")
             _pad(buf, 4)
             buf += _U32.pack(len(data))
@@ -168,6 +189,8 @@ def _encode_string_array(buf, value):
     start = pos = len(buf)
     pack = _U32.pack
     for s in value:
+        if not isinstance(s, str):
+            raise TypeError("%r is not a string" % (s,))
         data = s.encode("utf-8")
         pad = -pos % 4
         chunk = (_ZEROS[:pad] if pad else b"") + pack(len(data)) + data + b"\0"

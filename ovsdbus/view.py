@@ -64,7 +64,10 @@ def unescape_path_element(element):
         else:
             out += ch.encode("ascii")
             i += 1
-    return out.decode("utf-8", "surrogatepass")
+    name = out.decode("utf-8", "surrogatepass")
+    if escape_path_element(name) != element:
+        raise ValueError("%r is not an escaped name" % element)
+    return name
 
 
 @functools.lru_cache(maxsize=65536)
@@ -294,14 +297,16 @@ class TreeView:
         def name(table, uuid):
             return names.get((table, uuid)) or (replica.row(table, uuid) or {}).get("name", "")
 
-        signals = [Signal("BridgeAdded", (n,)) for n in sorted(bridges_added)]
+        # Removals first: a name both removed and added in one update (del-br X -- add-br X)
+        # was removed, then added again, and a follower must end up believing it exists.
+        signals = sorted(Signal("InterfaceRemoved", (name("Port", p), name("Interface", i)))
+                         for p, i in removed_ifaces)
+        signals += sorted(Signal("PortRemoved", (b, name("Port", p))) for b, p in removed_ports)
+        signals += [Signal("BridgeRemoved", (n,)) for n in sorted(bridges_removed)]
+        signals += [Signal("BridgeAdded", (n,)) for n in sorted(bridges_added)]
         signals += sorted(Signal("PortAdded", (b, name("Port", p))) for b, p in added_ports)
         signals += sorted(Signal("InterfaceAdded", (name("Port", p), name("Interface", i)))
                           for p, i in added_ifaces)
-        signals += sorted(Signal("InterfaceRemoved", (name("Port", p), name("Interface", i)))
-                          for p, i in removed_ifaces)
-        signals += sorted(Signal("PortRemoved", (b, name("Port", p))) for b, p in removed_ports)
-        signals += [Signal("BridgeRemoved", (n,)) for n in sorted(bridges_removed)]
         removed.reverse()  # interfaces first, bridges last
         return ViewDelta(added, removed, changed, signals)
 
