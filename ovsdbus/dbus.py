@@ -372,10 +372,13 @@ class TxdbusBusQueries(BusQueries):
         try:
             result = yield self._call(POLKIT, "CheckAuthorization", "(sa{sv})sa{ss}us",
                                       [subject, action, {}, flags, ""])
+            # The reply is one struct (bba{ss}); txdbus hands back the whole body for a
+            # reply whose only value is a struct: [[is_authorized, is_challenge, details]].
+            [(authorized, _challenge, _details)] = result
         except Exception as e:
             log.warn("polkit CheckAuthorization failed: {error}", error=e)
             return False
-        return bool(result[0])
+        return authorized is True
 
 
 _SPEC_OF_INTERFACE = {s.name: s for s in (api.BRIDGE, api.PORT, api.INTERFACE_)}

@@ -106,3 +106,55 @@ class AuthorizerTests(unittest.TestCase):
         for n in names:
             self.successResultOf(authorizer.authorize(n))
         self.assertEqual(len(authorizer._credentials), 5)
+
+
+class FakeBusConnection:
+    """Answers callRemote like txdbus does, from a table of (member -> reply)."""
+
+    def __init__(self, replies):
+        self.replies = replies
+        self.calls = []
+
+    def callRemote(self, path, member, **kwargs):
+        self.calls.append((member, kwargs))
+        reply = self.replies[member]
+        if isinstance(reply, Exception):
+            return defer.fail(reply)
+        return defer.succeed(reply)
+
+
+class TxdbusBusQueriesTests(unittest.TestCase):
+    """The D-Bus side of authorization, with replies shaped as txdbus delivers them."""
+
+    def queries(self, replies):
+        from ovsdbus.dbus import TxdbusBusQueries
+        return TxdbusBusQueries(FakeBusConnection(replies))
+
+    def test_polkit_no_means_no(self):
+        """polkit's "not authorized" (a struct reply, delivered whole by txdbus) refuses the call."""
+        q = self.queries({"CheckAuthorization": [[False, True, {}]]})
+        self.assertIs(self.successResultOf(q.polkit_allows(":1.7", MODIFY_ACTION, False)), False)
+
+    def test_polkit_yes_means_yes(self):
+        """polkit's "authorized" lets the call through, and interactivity is passed as flag 1."""
+        q = self.queries({"CheckAuthorization": [[True, False, {}]]})
+        self.assertIs(self.successResultOf(q.polkit_allows(":1.7", MODIFY_ACTION, True)), True)
+        member, kwargs = q.bus_connection.calls[0]
+        self.assertEqual(kwargs["body"][3], 1)
+        self.assertEqual(kwargs["body"][0], ("system-bus-name", {"name": ":1.7"}))
+
+    def test_polkit_failure_refuses(self):
+        """A polkit that fails to answer refuses rather than allows."""
+        q = self.queries({"CheckAuthorization": RuntimeError("boom")})
+        self.assertIs(self.successResultOf(q.polkit_allows(":1.7", MODIFY_ACTION, False)), False)
+
+    def test_credentials_from_the_bus(self):
+        """The caller's uid and groups come from GetConnectionCredentials."""
+        q = self.queries({"GetConnectionCredentials": {"UnixUserID": 1000, "UnixGroupIDs": [1000, 100]}})
+        credentials = self.successResultOf(q.credentials(":1.8"))
+        self.assertEqual((credentials.uid, credentials.gids), (1000, frozenset({1000, 100})))
+
+    def test_unidentifiable_caller(self):
+        """A caller the bus cannot describe is refused with AccessDenied."""
+        q = self.queries({"GetConnectionCredentials": RuntimeError("NameHasNoOwner")})
+        self.failureResultOf(q.credentials(":1.9"), AccessDenied)
