@@ -26,6 +26,21 @@ from ovsdbus.schema import DatabaseSchema
 MONITOR_ID = "ovsdbus"
 
 
+class _ConnectionProtocol(OvsdbClientProtocol):
+    """A client protocol that starts preparing itself (schema, monitor) once connected."""
+
+    def __init__(self, connection):
+        super().__init__(connection.clock, request_timeout=connection.request_timeout,
+                         probe_interval=connection.probe_interval)
+        self.max_value_size = connection.max_message_size
+        self.connection = connection
+        self.on_update = lambda *args: connection._update_received(self, *args)
+
+    def connectionMade(self):
+        super().connectionMade()
+        self.connection._prepare(self)
+
+
 class _ClientFactory(Factory):
     """Builds client protocols wired to their :class:`OvsdbConnection`."""
 
@@ -33,13 +48,8 @@ class _ClientFactory(Factory):
         self.connection = connection
 
     def buildProtocol(self, addr):
-        c = self.connection
-        protocol = OvsdbClientProtocol(c.clock, request_timeout=c.request_timeout,
-                                       probe_interval=c.probe_interval)
-        protocol.max_value_size = c.max_message_size
-        protocol.on_update = lambda *args: c._update_received(protocol, *args)
+        protocol = _ConnectionProtocol(self.connection)
         protocol.factory = self
-        c._connecting = protocol
         return protocol
 
 
@@ -68,7 +78,7 @@ class OvsdbConnection(Service):
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=0.25, maxDelay=8.0, factor=2.0)
         self.replica = None
         self._protocol = None
-        self._connecting = None
+        self._failed_preparations = 0
         self._last_txn_id = None
         self._observers = []
         self._state_observers = []
@@ -121,8 +131,7 @@ class OvsdbConnection(Service):
 
     def startService(self):
         super().startService()
-        self._client_service = ClientService(self.endpoint, _ClientFactory(self), self.retry_policy,
-                                             self.clock, prepareConnection=self._prepare)
+        self._client_service = ClientService(self.endpoint, _ClientFactory(self), self._retry_delay, self.clock)
         self._client_service.startService()
 
     def stopService(self):
@@ -138,10 +147,17 @@ class OvsdbConnection(Service):
         return self._protocol is not None
 
     # -- preparing a connection ----------------------------------------------
+    #
+    # A new connection is prepared (schema, then monitor) by the protocol itself once
+    # connected, not through ClientService's prepareConnection: ClientService neither
+    # closes a connection whose preparation failed nor expects to hear that it closed.
+    # Here a failed preparation simply closes the connection; ClientService then
+    # reconnects, and _retry_delay keeps the backoff growing across such attempts.
 
-    def _prepare(self, proxy):
-        protocol = self._connecting
-        self._connecting = None
+    def _retry_delay(self, attempt):
+        return self.retry_policy(max(attempt, self._failed_preparations))
+
+    def _prepare(self, protocol):
         d = protocol.get_schema(self.database)
         d.addCallback(self._got_schema)
         d.addCallback(lambda _: protocol.monitor_best(self.database, MONITOR_ID, self.replica.table_columns,
@@ -149,9 +165,10 @@ class OvsdbConnection(Service):
         d.addCallback(self._monitor_started, protocol)
 
         def failed(failure):
-            self.log.error("preparing connection to ovsdb-server failed: {error}", error=failure.value)
+            self._failed_preparations += 1
+            if self.running:
+                self.log.error("preparing the connection to ovsdb-server failed: {error}", error=failure.value)
             protocol.disconnect()
-            return failure
 
         d.addErrback(failed)
         return d
@@ -169,6 +186,7 @@ class OvsdbConnection(Service):
         else:
             changes = self.replica.resync(started.initial, started.version)
         self._last_txn_id = started.last_txn_id
+        self._failed_preparations = 0
         self._protocol = protocol
         protocol.on_disconnect.addCallback(self._lost, protocol)
         self.log.info("connected to ovsdb-server ({method}), {n} changes since last sync",

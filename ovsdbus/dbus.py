@@ -271,6 +271,11 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
 
     def _method_failed(self, failure, msg):
         name, text = to_dbus_error(failure)
+        if self._flags(msg) & NO_REPLY_EXPECTED:
+            # Nobody hears this error, so say it here.  (A caller that leaves right after
+            # sending cannot even be identified: its write is refused as AccessDenied.)
+            log.warn("{member} from {sender} (no reply expected) failed: {name}: {text}",
+                     member=msg.member, sender=msg.sender, name=name, text=text)
         self._error(msg, name, text)
 
     def introspect(self, path):
