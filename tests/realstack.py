@@ -28,10 +28,8 @@ from txdbus import client as txdbus_client
 from txdbus.error import RemoteError
 
 from ovsdbus import sandbox
+from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH  # noqa: F401 (re-exported for the tests)
 
-BUS_NAME = "org.openvswitch.ovsdb"
-OBJECT_PATH = "/org/openvswitch/ovsdb"
-INTERFACE = "org.openvswitch.ovsdb"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 ERROR = "org.openvswitch.ovsdb.Error."
 DBUS_ERROR = "org.freedesktop.DBus.Error."

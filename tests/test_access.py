@@ -16,6 +16,7 @@ from twisted.trial import unittest
 
 from ovsdbus import sandbox
 from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH
+from tests.realstack import require_programs
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "debian" / "dbus" / "org.openvswitch.ovsdb.conf"
 
@@ -48,12 +49,10 @@ SYSTEM_LIKE_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bu
 PROGRAMS = ("ovsdb-tool", "ovsdb-server", "ovs-vsctl", "ovsdb-client", "dbus-daemon", "busctl", "setpriv")
 
 
-def require_programs():
-    missing = sandbox.missing_binaries(*PROGRAMS)
+def require_root_and_programs():
+    require_programs(*PROGRAMS)
     if os.getuid() != 0:
-        missing.append("root (to run the service as root and a client as nobody)")
-    if missing:
-        message = "cannot run: %s" % ", ".join(missing)
+        message = "needs root, to run the service as root and a client as nobody"
         if os.environ.get("CI"):
             raise AssertionError(message + " (CI is set: real-stack tests must run)")
         raise pyunittest.SkipTest(message)
@@ -68,7 +67,7 @@ class AccessTests(unittest.TestCase):
 
     @classmethod
     def start_stack(cls):
-        require_programs()
+        require_root_and_programs()
         directory = tempfile.mkdtemp(prefix="ovsdbus-")
         os.chmod(directory, 0o755)   # nobody must reach the bus socket
         config = Path(directory, "system.conf")

@@ -15,31 +15,20 @@ import sys
 import tempfile
 import textwrap
 import time
-import unittest
 from pathlib import Path
 
 from twisted.trial.unittest import TestCase
 
 from ovsdbus import sandbox
+from tests.realstack import require_programs
 
 OVS = ("ovsdb-tool", "ovsdb-server", "ovs-vsctl")
-
-
-def need(testcase, *names):
-    """Skip ``testcase`` when programs are missing, or fail it when running under CI."""
-    missing = sandbox.missing_binaries(*names)
-    if not missing:
-        return
-    message = f"not installed: {', '.join(missing)}"
-    if os.environ.get("CI"):
-        testcase.fail(f"{message} (CI must provide them: ./dev installs them)")
-    raise unittest.SkipTest(message)
 
 
 def need_bus_client(testcase):
     """Like :func:`need`, for any one of the programs name_has_owner can use."""
     if len(sandbox.missing_binaries("busctl", "dbus-send", "gdbus")) == 3:
-        need(testcase, "busctl")
+        require_programs("busctl")
 
 
 def private_directory(testcase):
@@ -68,7 +57,7 @@ class OvsdbServerTests(TestCase):
     """A private ovsdb-server that can be stopped, changed offline and started again."""
 
     def setUp(self):
-        need(self, *OVS)
+        require_programs(*OVS)
         self.directory = private_directory(self)
         self.server = sandbox.OvsdbServer(self.directory)
         self.addCleanup(self.server.stop)
@@ -188,7 +177,7 @@ class VswitchdTests(TestCase):
     """A private ovs-vswitchd that applies bridges without touching the machine's network."""
 
     def setUp(self):
-        need(self, *OVS, "ovs-vswitchd", "ovs-appctl")
+        require_programs(*OVS, "ovs-vswitchd", "ovs-appctl")
         self.directory = private_directory(self)
         self.server = sandbox.OvsdbServer(self.directory).start()
         self.addCleanup(self.server.stop)
@@ -218,7 +207,7 @@ class DbusDaemonTests(TestCase):
     """A private message bus whose address clients can use."""
 
     def setUp(self):
-        need(self, "dbus-daemon")
+        require_programs("dbus-daemon")
         need_bus_client(self)
         self.directory = private_directory(self)
         self.bus = sandbox.DbusDaemon(self.directory).start()
@@ -274,7 +263,7 @@ class ServiceProcessTests(TestCase):
     """The machinery that starts the service and waits for it, tried on stand-ins."""
 
     def setUp(self):
-        need(self, "dbus-daemon")
+        require_programs("dbus-daemon")
         need_bus_client(self)
         self.directory = private_directory(self)
         self.bus = sandbox.DbusDaemon(self.directory).start()
@@ -352,7 +341,7 @@ class RealServiceTests(TestCase):
     """The service itself, started the way the sandbox and the integration tests start it."""
 
     def setUp(self):
-        need(self, *OVS, "dbus-daemon")
+        require_programs(*OVS, "dbus-daemon")
         need_bus_client(self)
         self.directory = private_directory(self)
         self.server = sandbox.OvsdbServer(self.directory).start()
@@ -403,7 +392,7 @@ class MainTests(TestCase):
     """``python -m ovsdbus.sandbox``, the newcomer's ``./dev sandbox``."""
 
     def setUp(self):
-        need(self, *OVS, "ovs-vswitchd", "dbus-daemon")
+        require_programs(*OVS, "ovs-vswitchd", "dbus-daemon")
         need_bus_client(self)
         # The sandbox makes its directory under TMPDIR: one of ours, so nothing can escape.
         self.tmpdir = private_directory(self)
