@@ -89,6 +89,7 @@ from ovsdbus.schema import (
 )
 
 __all__ = [
+    "add_bridge_operations",
     "DEFAULT_SCHEMA_PATH", "FakeOvsdb", "FakeOvsdbFactory", "FakeOvsdbProtocol",
     "make_server_database",
 ]
@@ -103,6 +104,22 @@ _MUTATORS = _ARITHMETIC + ("insert", "delete")
 _FUNCTIONS = ("<", "<=", "==", "!=", ">=", ">", "includes", "excludes")
 _ORDERING = ("<", "<=", ">=", ">")
 _MISSING = object()
+
+
+def add_bridge_operations(name, **bridge_columns):
+    """Raw operations equivalent to ``ovs-vsctl add-br NAME``: a Bridge with a local Port and
+    an ``internal`` Interface of its name, linked from Open_vSwitch (for seeding a database)."""
+    row = {"name": name, "ports": ["named-uuid", "port"]}
+    row.update(bridge_columns)
+    return [
+        {"op": "insert", "table": "Interface", "row": {"name": name, "type": "internal"},
+         "uuid-name": "iface"},
+        {"op": "insert", "table": "Port", "row": {"name": name, "interfaces": ["named-uuid", "iface"]},
+         "uuid-name": "port"},
+        {"op": "insert", "table": "Bridge", "row": row, "uuid-name": "bridge"},
+        {"op": "mutate", "table": "Open_vSwitch", "where": [],
+         "mutations": [["bridges", "insert", ["named-uuid", "bridge"]]]},
+    ]
 
 
 def _json_text(value):

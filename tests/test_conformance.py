@@ -23,7 +23,7 @@ from ovsdbus import sandbox
 from ovsdbus.errors import RpcError
 from ovsdbus.jsonrpc import JsonRpcProtocol
 from ovsdbus.schema import ZERO_UUID, DatabaseSchema
-from ovsdbus.testing import DEFAULT_SCHEMA_PATH, FakeOvsdb, FakeOvsdbFactory
+from ovsdbus.testing import DEFAULT_SCHEMA_PATH, FakeOvsdb, FakeOvsdbFactory, add_bridge_operations
 from tests.realstack import require_programs
 
 REQUEST_TIMEOUT = 10
@@ -72,19 +72,7 @@ class _Client(JsonRpcProtocol):
         return reply
 
 
-def add_bridge(name, **bridge_columns):
-    """Operations equivalent to ``ovs-vsctl add-br NAME`` (bridge, local port, interface)."""
-    row = {"name": name, "ports": ["named-uuid", "port"]}
-    row.update(bridge_columns)
-    return [
-        {"op": "insert", "table": "Interface", "row": {"name": name, "type": "internal"},
-         "uuid-name": "iface"},
-        {"op": "insert", "table": "Port", "row": {"name": name, "interfaces": ["named-uuid", "iface"]},
-         "uuid-name": "port"},
-        {"op": "insert", "table": "Bridge", "row": row, "uuid-name": "bridge"},
-        {"op": "mutate", "table": "Open_vSwitch", "where": [],
-         "mutations": [["bridges", "insert", ["named-uuid", "bridge"]]]},
-    ]
+add_bridge = add_bridge_operations
 
 
 def by_name(name):

@@ -23,6 +23,7 @@ from ovsdbus.testing import (
     DEFAULT_SCHEMA_PATH,
     FakeOvsdb,
     FakeOvsdbFactory,
+    add_bridge_operations,
     make_server_database,
 )
 
@@ -40,19 +41,7 @@ def vswitch():
     return FakeOvsdb.open_vswitch()
 
 
-def add_bridge(name, **bridge_columns):
-    """Operations equivalent to ``ovs-vsctl add-br NAME``."""
-    row = {"name": name, "ports": ["named-uuid", "port"]}
-    row.update(bridge_columns)
-    return [
-        {"op": "insert", "table": "Interface", "row": {"name": name, "type": "internal"},
-         "uuid-name": "iface"},
-        {"op": "insert", "table": "Port", "row": {"name": name, "interfaces": ["named-uuid", "iface"]},
-         "uuid-name": "port"},
-        {"op": "insert", "table": "Bridge", "row": row, "uuid-name": "bridge"},
-        {"op": "mutate", "table": "Open_vSwitch", "where": [],
-         "mutations": [["bridges", "insert", ["named-uuid", "bridge"]]]},
-    ]
+add_bridge = add_bridge_operations
 
 
 def add_port(bridge, name):
