@@ -95,7 +95,7 @@ ERRORS_DOC = (
     "org.freedesktop.DBus.Error.InvalidArgs, org.freedesktop.DBus.Error.AccessDenied."
 )
 
-ROOT = InterfaceSpec(
+ROOT_SPEC = InterfaceSpec(
     INTERFACE,
     "Open vSwitch's database (OVSDB) on D-Bus. Reads are answered from a live replica of the database; "
     "writes are single atomic OVSDB transactions that fail, changing nothing, if another writer changed "
@@ -140,7 +140,7 @@ ROOT = InterfaceSpec(
 
 _STRMAP = "Empty when the column is empty."
 
-BRIDGE = InterfaceSpec(
+BRIDGE_SPEC = InterfaceSpec(
     "org.openvswitch.ovsdb.Bridge",
     "One row of the Bridge table, at /org/openvswitch/ovsdb/bridge/<escaped name>.",
     properties=(
@@ -156,7 +156,7 @@ BRIDGE = InterfaceSpec(
     ),
 )
 
-PORT = InterfaceSpec(
+PORT_SPEC = InterfaceSpec(
     "org.openvswitch.ovsdb.Port",
     "One row of the Port table, at /org/openvswitch/ovsdb/port/<escaped name>.",
     properties=(
@@ -171,7 +171,7 @@ PORT = InterfaceSpec(
     ),
 )
 
-INTERFACE_ = InterfaceSpec(
+INTERFACE_SPEC = InterfaceSpec(
     "org.openvswitch.ovsdb.Interface",
     "One row of the Interface table, at /org/openvswitch/ovsdb/interface/<escaped name>.",
     properties=(
@@ -192,7 +192,7 @@ INTERFACE_ = InterfaceSpec(
 )
 
 #: Every interface ovsdbus defines, for the installed introspection files.
-ALL = (ROOT, BRIDGE, PORT, INTERFACE_)
+ALL = (ROOT_SPEC, BRIDGE_SPEC, PORT_SPEC, INTERFACE_SPEC)
 
 
 def _doc(doc, indent):

@@ -317,7 +317,7 @@ class RootObject(ExportedObject):
             return call
 
         i = api.INTERFACE
-        super().__init__(api.OBJECT_PATH, [api.ROOT], {
+        super().__init__(api.OBJECT_PATH, [api.ROOT_SPEC], {
             (i, "CreateBridge"): modify(operations.create_bridge),
             (i, "DeleteBridge"): modify(operations.delete_bridge),
             (i, "AddPort"): modify(operations.add_port),
@@ -386,7 +386,7 @@ class TxdbusBusQueries(BusQueries):
         return authorized is True
 
 
-_SPEC_OF_INTERFACE = {s.name: s for s in (api.BRIDGE, api.PORT, api.INTERFACE_)}
+_SPEC_OF_INTERFACE = {s.name: s for s in (api.BRIDGE_SPEC, api.PORT_SPEC, api.INTERFACE_SPEC)}
 
 
 class BusService(Service):
