@@ -100,9 +100,16 @@ class Authorizer:
         self.queries = queries
         self._credentials = collections.OrderedDict()
 
-    @defer.inlineCallbacks
     def authorize(self, bus_name, action=MODIFY_ACTION, interactive=False):
         """Fire (with None) if ``bus_name`` may perform ``action``; fail with AccessDenied if not."""
+        cached = self._credentials.get(bus_name)
+        if cached is not None and self.policy.decide(cached) == "allow":
+            self._credentials.move_to_end(bus_name)
+            return defer.succeed(None)
+        return self._authorize(bus_name, action, interactive)
+
+    @defer.inlineCallbacks
+    def _authorize(self, bus_name, action, interactive):
         credentials = yield self._credentials_of(bus_name)
         decision = self.policy.decide(credentials)
         if decision == "allow":

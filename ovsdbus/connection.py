@@ -178,7 +178,7 @@ class OvsdbConnection(Service):
         if self.replica is None:
             self.replica = Replica(schema, self.table_columns)
         else:
-            self.replica.schema = schema
+            self.replica.use_schema(schema)
 
     def _monitor_started(self, started, protocol):
         if started.found:

@@ -135,6 +135,18 @@ class JSONStreamProtocol(Protocol):
     def dataReceived(self, data):
         if self._broken:
             return
+        if not self._splitter.pending and len(data) <= self.max_value_size and data.rstrip()[-1:] in (b"}", b"]"):
+            # Fast path: a peer usually writes one whole message at a time, and a chunk that is
+            # exactly one JSON text decodes in one call.  Anything else (several texts, a part
+            # of one, malformed JSON) fails to decode and goes through the splitter instead.
+            try:
+                value = ujson.loads(data)
+            except ValueError:
+                pass
+            else:
+                if isinstance(value, (dict, list)):
+                    self.value_received(value)
+                    return
         try:
             texts = self._splitter.feed(data)
         except ProtocolError as e:

@@ -64,6 +64,12 @@ class Replica:
                     self._indexes[(table, index)] = {}
         #: Incremented by every call that changed anything.
         self.generation = 0
+        self._default_rows = {}
+
+    def use_schema(self, schema):
+        """Decode from now on with ``schema`` (the server's, after a reconnect)."""
+        self.schema = schema
+        self._default_rows = {}
 
     # -- reading -----------------------------------------------------------
 
@@ -153,10 +159,17 @@ class Replica:
             raise ProtocolError("update does not fit the schema: %s" % e) from e
         return changes
 
+    def _default_row(self, table):
+        row = self._default_rows.get(table)
+        if row is None:
+            tschema = self.schema.tables[table]
+            row = self._default_rows[table] = {c: tschema.columns[c].type.default()
+                                               for c in self.table_columns[table]}
+        return row
+
     def _decode_row(self, table, json, base=None):
         tschema = self.schema.tables[table]
-        row = dict(base) if base is not None else {c: tschema.columns[c].type.default()
-                                                   for c in self.table_columns[table]}
+        row = dict(base if base is not None else self._default_row(table))
         for column, value in json.items():
             if column in row:
                 row[column] = tschema.columns[column].type.from_wire(value)
