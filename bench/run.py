@@ -93,6 +93,21 @@ def ovsdb_requests(sandbox):
     return log.count("received request")
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def run_gdbus_client(bus, bridge, n):
+    """The same calls through GDBus (C), with Debian's python3-gi; None if that is not installed."""
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "from gi.repository import Gio"], capture_output=True)
+    if probe.returncode != 0:
+        return None
+    out = subprocess.run([SYSTEM_PYTHON, str(HERE / "gdbus_client.py"), bus, bridge, str(n)],
+                         capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise SystemExit("GDBus benchmark client failed:\n%s" % out.stderr)
+    return json.loads(out.stdout)
+
+
 def measure_calls(sandbox, bus, bridge, n):
     before = ovsdb_requests(sandbox)
     ours = run_client(bus, "calls", bridge, n)
@@ -109,6 +124,12 @@ def measure_calls(sandbox, bus, bridge, n):
         m = median(ours[method])
         rows.append({"method": method, "ovsdbus_ms": ms(m), "vsctl_command": vsctl,
                      "vsctl_ms": ms(theirs[method]), "speedup": theirs[method] / m})
+    gdbus = run_gdbus_client(bus, bridge, n)
+    if gdbus is not None:
+        for row in rows:
+            row["gdbus_ms"] = ms(median(gdbus[row["method"]]))
+            row["gdbus_speedup"] = theirs[row["method"]] / median(gdbus[row["method"]])
+        rows.append({"method": "GetManagedObjects", "gdbus_ms": ms(median(gdbus["GetManagedObjects"]))})
     return rows, ours["ports"], requests_for_reads
 
 
@@ -157,11 +178,18 @@ def main(argv=None):
 def print_report(results, args):
     print("ovsdbus vs ovs-vsctl --no-wait (median latency, %d calls each; speedup = ovs-vsctl / ovsdbus)"
           % args.calls)
-    print("%-12s %-16s %12s %12s %10s" % ("ports", "method", "ovsdbus ms", "ovs-vsctl ms", "speedup"))
+    print("ovsdbus is called through a txdbus client (pure Python, in its own process) and, for comparison,")
+    print("through GDBus (GLib's C library, from Debian's python3-gi).")
+    print("%-12s %-18s %12s %12s %10s %10s %10s" % ("ports", "method", "txdbus ms", "ovs-vsctl ms", "speedup",
+                                                   "GDBus ms", "speedup"))
     for label in [k for k in results if k.endswith("ports")]:
         for row in results[label]["rows"]:
-            print("%-12s %-16s %12.3f %12.3f %9.1fx" % (label, row["method"], row["ovsdbus_ms"], row["vsctl_ms"],
-                                                          row["speedup"]))
+            gdbus = ("%10.3f %9.1fx" % (row["gdbus_ms"], row["gdbus_speedup"])) if "gdbus_speedup" in row else ""
+            if "ovsdbus_ms" not in row:
+                print("%-12s %-18s %12s %12s %10s %10.3f" % (label, row["method"], "-", "-", "-", row["gdbus_ms"]))
+                continue
+            print("%-12s %-18s %12.3f %12.3f %9.1fx %s" % (label, row["method"], row["ovsdbus_ms"], row["vsctl_ms"],
+                                                            row["speedup"], gdbus))
         print("%-12s OVSDB requests while answering %d BridgeExists + %d ListBridgePorts: %d"
               % (label, args.calls, args.calls, results[label]["ovsdb_requests_for_reads"]))
     s = results["PortAdded signal"]
