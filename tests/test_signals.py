@@ -27,6 +27,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -515,6 +516,26 @@ class SignalTests(_RealStackTestCase):
         seen = monitor.root_signals()
         self.assertEqual(seen[:seen.index(("BridgeAdded", "zzmarker"))], signals)
         self.assertLess(elapsed, 30, "1000 ports took %.1f s to be announced" % elapsed)
+
+    def test_frozen_subscriber_does_not_stall_the_service(self):
+        """A subscriber that stops reading (frozen with SIGSTOP) holds nobody up: a burst of 1000
+        ports is still announced completely to another subscriber, and calls are answered at once."""
+        frozen = self.subscribe()
+        live = self.subscribe()
+        os.kill(frozen.process.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, frozen.process.pid, signal.SIGCONT)
+        names = ["f%d" % i for i in range(1000)]
+        args = ["add-br", "br0"]
+        for name in names:
+            args += ["--", "add-port", "br0", name]
+        self.vsctl(*args)
+        end = self.marker(live)
+        port_added = [s for s in live.root_signals(live.messages[:end]) if s[0] == "PortAdded"]
+        self.assertEqual(len(set(port_added)), 1001)
+        started = time.monotonic()
+        reply = self.busctl_json("call", BUS_NAME, ROOT, INTERFACE, "ListBridgePorts", "s", "br0")
+        self.assertEqual(sorted(reply["data"][0]), sorted(names))
+        self.assertLess(time.monotonic() - started, 5)
 
     def test_properties_changed_once_per_update(self):
         """``ovs-vsctl set port p1 tag=5 -- set port p1 vlan_mode=access`` gives exactly one
