@@ -192,15 +192,16 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
     """Dispatches incoming method calls to :class:`ExportedObject` and encodes the answers.
 
     - Introspect names every argument and advertises ObjectManager only on the manager;
-    - GetManagedObjects is answered only on the manager's path, from ``managed_objects()``;
+    - GetManagedObjects is answered only on the manager's path, with the body that
+      ``managed_objects_body()`` encodes;
     - exporting and unexporting send nothing: the service sends InterfacesAdded/Removed
       from the manager's path, where GLib's object manager client listens.
     """
 
-    def __init__(self, connection, manager_path, managed_objects):
+    def __init__(self, connection, manager_path, managed_objects_body):
         super().__init__(connection)
         self.manager_path = manager_path
-        self.managed_objects = managed_objects
+        self.managed_objects_body = managed_objects_body
 
     def exportObject(self, dbusObject):
         self.exports[dbusObject.getObjectPath()] = dbusObject
@@ -243,7 +244,10 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
             if path != self.manager_path or member != "GetManagedObjects":
                 return self._error(msg, DBUS_ERROR + "UnknownMethod", "%s has no %s.%s"
                                    % (path, OBJECT_MANAGER, member))
-            return self._reply(msg, "a{oa{sa{sv}}}", [self.managed_objects()])
+            if not self._flags(msg) & NO_REPLY_EXPECTED:
+                self.send(dbuswire.method_return(_next_serial(), msg.serial, msg.sender, "a{oa{sa{sv}}}",
+                                                 raw_body=self.managed_objects_body()))
+            return None
         obj = self.exports.get(path)
         if obj is None:
             return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
@@ -414,6 +418,7 @@ class BusService(Service):
         self.root = RootObject(operations, connection, self.authorize)
         self.view = TreeView()
         self._objects = {}   # path -> (ExportedObject, interface, {name: (signature, value)})
+        self._encoded = {}   # path -> its encoded GetManagedObjects entry, until it changes
         self._bus_connection = None
         self._stopping = False
         self._outbox = collections.deque()
@@ -427,6 +432,7 @@ class BusService(Service):
         delta = self.view.update(self.connection.replica, changes)
         for path, interface in delta.removed:
             del self._objects[path]
+            self._encoded.pop(path, None)
             if self.handler is not None:
                 self.handler.unexportObject(path)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, [interface]])
@@ -434,12 +440,14 @@ class BusService(Service):
             obj = ExportedObject(path, [_SPEC_OF_INTERFACE[interface]],
                                  properties=lambda iface, path=path: self._objects[path][2])
             self._objects[path] = (obj, interface, dict(props))
+            self._encoded.pop(path, None)
             if self.handler is not None:
                 self.handler.exportObject(obj)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}",
                            [path, {interface: resolved(props)}])
         for path, interface, diff in delta.changed:
             self._objects[path][2].update(diff)
+            self._encoded.pop(path, None)
             changed = {k: v for k, v in diff.items() if not hasattr(v[1], "resolve")}
             invalidated = sorted(k for k, v in diff.items() if hasattr(v[1], "resolve"))
             self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as", [interface, changed, invalidated])
@@ -450,9 +458,21 @@ class BusService(Service):
         self._send(api.OBJECT_PATH, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
                    [api.INTERFACE, {"Connected": ("b", synced)}, []])
 
-    def managed_objects(self):
-        """``GetManagedObjects`` of the root: every bridge, port and interface object."""
-        return {path: {interface: resolved(props)} for path, (_, interface, props) in self._objects.items()}
+    def managed_objects_body(self):
+        """The encoded body of the root's ``GetManagedObjects`` reply: every bridge, port and
+        interface object.
+
+        Each object's entry is encoded once and kept until the object changes, so a client
+        reading a tree of thousands of objects costs little more than copying bytes.
+        """
+        entries = []
+        for path, (_, interface, props) in self._objects.items():
+            entry = self._encoded.get(path)
+            if entry is None:
+                entry = self._encoded[path] = dbuswire.encode_entry(
+                    "oa{sa{sv}}", path, {interface: resolved(props)})
+            entries.append(entry)
+        return dbuswire.array_of_entries(entries)
 
     #: Signals encoded and written per reactor turn, so a large burst never holds up the service.
     SIGNALS_PER_TURN = 256
@@ -502,7 +522,7 @@ class BusService(Service):
 
     @defer.inlineCallbacks
     def _connected(self, bus_connection):
-        handler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects)
+        handler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects_body)
         bus_connection.objHandler = handler
         bus_connection.notifyOnDisconnect(self._disconnected)
         handler.exportObject(self.root)

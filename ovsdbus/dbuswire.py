@@ -217,9 +217,35 @@ _FIELD_TYPES = {PATH: "o", INTERFACE: "s", MEMBER: "s", ERROR_NAME: "s", REPLY_S
 _encode_fields = _encoder("a(yv)")
 
 
-def encode_message(message_type, serial, fields, signature="", body=(), flags=0):
-    """A whole message: ``fields`` is ``{field code: value}`` (signature added from ``signature``)."""
-    body_bytes = encode_body(signature, body) if signature else b""
+def encode_entry(entry_signature, key, value):
+    """One dict entry of an array ``a{...}`` (``entry_signature`` is the part inside the braces),
+    encoded on its own.  It starts 8-aligned and holds nothing aligned to more than 8, so the
+    same bytes are right at any 8-aligned offset: see :func:`array_of_entries`."""
+    key_enc, value_enc = (_encoder(t) for t in split_signature(entry_signature))
+    buf = bytearray()
+    key_enc(buf, key)
+    value_enc(buf, value)
+    return bytes(buf)
+
+
+def array_of_entries(entries):
+    """The body of a message whose only value is an array of already encoded dict entries."""
+    buf = bytearray(8)  # the array's length, then padding to the first entry's 8-aligned start
+    for entry in entries:
+        _pad(buf, 8)
+        buf += entry
+    buf[0:4] = _U32.pack(len(buf) - 8)
+    return buf
+
+
+def encode_message(message_type, serial, fields, signature="", body=(), flags=0, raw_body=None):
+    """A whole message: ``fields`` is ``{field code: value}`` (signature added from ``signature``).
+
+    ``raw_body`` is a body already encoded for ``signature`` (then ``body`` is ignored)."""
+    if raw_body is not None:
+        body_bytes = raw_body
+    else:
+        body_bytes = encode_body(signature, body) if signature else b""
     header = bytearray(b"l")
     header.append(message_type)
     header.append(flags)
@@ -243,10 +269,10 @@ def signal(serial, path, interface, member, signature="", body=()):
                           signature, body, NO_REPLY_EXPECTED)
 
 
-def method_return(serial, reply_serial, destination, signature="", body=()):
-    """A method return message."""
+def method_return(serial, reply_serial, destination, signature="", body=(), raw_body=None):
+    """A method return message (``raw_body``: see :func:`encode_message`)."""
     return encode_message(METHOD_RETURN, serial, {REPLY_SERIAL: reply_serial, DESTINATION: destination},
-                          signature, body, NO_REPLY_EXPECTED)
+                          signature, body, NO_REPLY_EXPECTED, raw_body)
 
 
 def error(serial, reply_serial, destination, name, text):

@@ -375,3 +375,27 @@ class EncodingErrorTests(TestCase):
             else:
                 wrong["%s %r" % (signature, value)] = "encoded without error"
         self.assertEqual(wrong, {})
+
+
+class PreEncodedEntriesTests(TestCase):
+    """GetManagedObjects is assembled from entries encoded once each; the result must be the same
+    message a client would get from encoding the whole dictionary."""
+
+    OBJECTS = {
+        "/a/b": {"i.x": {"P": ("ao", []), "Q": ("a{sx}", {"k": 2 ** 40}), "N": ("s", "abc")}},
+        "/a/c": {"i.y": {"T": ("x", -1)}},
+        "/a/d": {"i.z": {}},
+    }
+
+    def test_same_bytes_as_encoding_the_whole(self):
+        """Joining separately encoded entries gives byte for byte the whole encoding, and parses back."""
+        whole = dbuswire.method_return(5, 3, ":1.5", "a{oa{sa{sv}}}", [self.OBJECTS])
+        entries = [dbuswire.encode_entry("oa{sa{sv}}", k, v) for k, v in self.OBJECTS.items()]
+        joined = dbuswire.method_return(5, 3, ":1.5", "a{oa{sa{sv}}}", raw_body=dbuswire.array_of_entries(entries))
+        self.assertEqual(joined, whole)
+        self.assertEqual(parseMessage(joined, []).body[0]["/a/b"]["i.x"]["Q"], {"k": 2 ** 40})
+
+    def test_no_entries(self):
+        """An empty tree is an empty array."""
+        empty = dbuswire.method_return(5, 3, ":1.5", "a{oa{sa{sv}}}", raw_body=dbuswire.array_of_entries([]))
+        self.assertEqual(parseMessage(empty, []).body, [{}])
