@@ -181,22 +181,47 @@ def _make_encoder(sig):
     raise SignatureError("cannot encode %r" % sig)
 
 
-def _encode_string_array(buf, value):
-    # The hot path of ListBridgePorts and friends: strings, each 4-aligned.
-    _pad(buf, 4)
-    at = len(buf)
-    buf += b"\0\0\0\0"
-    start = pos = len(buf)
-    pack = _U32.pack
-    for s in value:
+# A string's encoding followed by zeros up to the next 4-aligned offset: the same bytes
+# wherever it stands in an array of strings (each element starts 4-aligned).  Names recur
+# (ports, paths), so these chunks are kept, up to a bound.
+_string_chunks = {}
+_STRING_CHUNKS_MAX = 1 << 17
+# The terminating NUL and the padding after it, by the string's length modulo 4.
+_NUL_AND_PADDING = (b"\0\0\0\0", b"\0\0\0", b"\0\0", b"\0")
+
+
+def _string_chunk(s):
+    chunk = _string_chunks.get(s)
+    if chunk is None:
         if not isinstance(s, str):
             raise TypeError("%r is not a string" % (s,))
         data = s.encode("utf-8")
-        pad = -pos % 4
-        chunk = (_ZEROS[:pad] if pad else b"") + pack(len(data)) + data + b"\0"
-        buf += chunk
-        pos += len(chunk)
-    buf[at:at + 4] = pack(pos - start)
+        chunk = _U32.pack(len(data)) + data + _NUL_AND_PADDING[len(data) % 4]
+        if len(_string_chunks) >= _STRING_CHUNKS_MAX:
+            _string_chunks.clear()
+        _string_chunks[s] = chunk
+    return chunk
+
+
+def _encode_string_array(buf, value):
+    # The hot path of ListBridgePorts and friends: an array of strings or object paths.
+    _pad(buf, 4)
+    at = len(buf)
+    buf += b"\0\0\0\0"
+    start = len(buf)
+    chunks = [_string_chunk(s) for s in value]
+    if chunks:
+        buf += b"".join(chunks)
+        # Padding belongs before an element, not after the last one: drop the last's.
+        padding = _trailing_padding(chunks[-1])
+        if padding:
+            del buf[-padding:]
+    buf[at:at + 4] = _U32.pack(len(buf) - start)
+
+
+def _trailing_padding(chunk):
+    length = _U32.unpack_from(chunk)[0]
+    return len(chunk) - 4 - length - 1
 
 
 def encode_body(signature, values):

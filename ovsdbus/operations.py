@@ -223,6 +223,7 @@ class Operations:
         self.connection = connection
         self.max_attempts = max_attempts
         self.conflict_wait = conflict_wait
+        self._last_ports = None
 
     @property
     def replica(self):
@@ -242,8 +243,17 @@ class Operations:
         return list_bridges(self.replica)
 
     def list_bridge_ports(self, bridge):
-        """Sorted port names of ``bridge`` without its local port."""
-        return list_bridge_ports(self.replica, bridge)
+        """Sorted port names of ``bridge`` without its local port (do not modify the list).
+
+        The last answer is kept until the replica changes: repeated reads of a large bridge
+        cost a lookup."""
+        replica = self.replica
+        key = (bridge, replica.generation)
+        if self._last_ports is not None and self._last_ports[0] == key:
+            return self._last_ports[1]
+        names = list_bridge_ports(replica, bridge)
+        self._last_ports = (key, names)
+        return names
 
     # writes
     def create_bridge(self, name):

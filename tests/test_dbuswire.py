@@ -399,3 +399,21 @@ class PreEncodedEntriesTests(TestCase):
         """An empty tree is an empty array."""
         empty = dbuswire.method_return(5, 3, ":1.5", "a{oa{sa{sv}}}", raw_body=dbuswire.array_of_entries([]))
         self.assertEqual(parseMessage(empty, []).body, [{}])
+
+
+class StringArrayTests(TestCase):
+    """Arrays of strings and paths take a fast path; it must agree with the general encoding."""
+
+    def test_arrays_of_every_length_modulo_4(self):
+        """Arrays of 0 to 6 strings of every length modulo 4, before and after other values,
+        encode exactly as txdbus encodes them."""
+        for n in range(7):
+            strings = ["x" * k for k in range(n)]
+            paths = ["/a" * k for k in range(1, n + 1)]
+            for signature, body in (("asy", [strings, 7]), ("yasx", [1, strings, 5]), ("aoas", [paths, strings])):
+                theirs = b"".join(txdbus_marshal.marshal(signature, body)[1])
+                self.assertEqual(bytes(encode_body(signature, body)), theirs, (signature, body))
+
+    def test_non_string_in_array(self):
+        """A value that is not a string is refused, not encoded."""
+        self.assertRaises(TypeError, encode_body, "as", [["a", 5]])
