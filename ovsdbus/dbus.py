@@ -18,11 +18,13 @@ never reconnects) makes the service exit so that its supervisor restarts it.
 """
 
 import collections
+import os
 from typing import NamedTuple
 
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from txdbus import client as txdbus_client
 from txdbus import message as txdbus_message
 from txdbus import objects as txdbus_objects
@@ -88,6 +90,16 @@ class Caller(NamedTuple):
 
     name: str
     interactive: bool = False
+
+
+#: Methods answered for every object: (interface, member) or member -> (interface, in signature).
+_STANDARD_METHODS = {
+    (PEER, "Ping"): (PEER, ""),
+    (PEER, "GetMachineId"): (PEER, ""),
+    (INTROSPECTABLE, "Introspect"): (INTROSPECTABLE, ""),
+    (OBJECT_MANAGER, "GetManagedObjects"): (OBJECT_MANAGER, ""),
+}
+_STANDARD_METHODS.update({member: value for (_, member), value in list(_STANDARD_METHODS.items())})
 
 
 class DBusErrorReply(Exception):
@@ -181,6 +193,30 @@ def resolved(properties):
             for name, (sig, value) in properties.items()}
 
 
+def _close_passed_fds(bus_connection):
+    """Close the file descriptors callers pass along with messages.
+
+    txdbus keeps every passed fd and never closes it, and ovsdbus takes none: without
+    this, any caller could use up the service's descriptors by attaching one to each call.
+    The fds a message declares are at the head of the list when it is parsed.
+    """
+    parse = bus_connection.rawDBusMessageReceived
+
+    def parse_and_close(raw):
+        held = list(bus_connection._receivedFDs)
+        try:
+            parse(raw)
+        finally:
+            remaining = len(bus_connection._receivedFDs)
+            for fd in held[:len(held) - remaining]:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    bus_connection.rawDBusMessageReceived = parse_and_close
+
+
 def _next_serial():
     # One counter with txdbus's own messages, so serials never repeat on the connection.
     serial = txdbus_message.DBusMessage._nextSerial
@@ -198,10 +234,13 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
       from the manager's path, where GLib's object manager client listens.
     """
 
-    def __init__(self, connection, manager_path, managed_objects_body):
+    def __init__(self, connection, manager_path, managed_objects_body, before_reply=lambda: None):
         super().__init__(connection)
         self.manager_path = manager_path
         self.managed_objects_body = managed_objects_body
+        #: Called before each reply is sent: the service sends the signals it still holds, so a
+        #: caller has heard of every change made before the answer it gets.
+        self.before_reply = before_reply
 
     def exportObject(self, dbusObject):
         self.exports[dbusObject.getObjectPath()] = dbusObject
@@ -223,40 +262,56 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
     def _flags(msg):
         return msg.rawHeader[2] if msg.rawHeader else 0
 
-    def _reply(self, msg, signature="", body=()):
+    def _reply(self, msg, signature="", body=(), raw_body=None):
         if not self._flags(msg) & NO_REPLY_EXPECTED:
-            self.send(dbuswire.method_return(_next_serial(), msg.serial, msg.sender, signature, body))
+            self.before_reply()
+            self.send(dbuswire.method_return(_next_serial(), msg.serial, msg.sender, signature, body, raw_body))
 
     def _error(self, msg, name, text):
         if not self._flags(msg) & NO_REPLY_EXPECTED:
+            self.before_reply()
             self.send(dbuswire.error(_next_serial(), msg.serial, msg.sender, name, text))
 
     def handleMethodCallMessage(self, msg):
+        try:
+            self._dispatch(msg)
+        except Exception as e:
+            # Nothing may escape into txdbus: it would drop the bus connection.
+            self._method_failed(Failure(e), msg)
+
+    def _dispatch(self, msg):
         interface, member, path = msg.interface, msg.member, msg.path
-        if interface in (PEER, None) and member == "Ping":
-            return self._reply(msg)
-        if interface in (INTROSPECTABLE, None) and member == "Introspect":
-            xml = self.introspect(path)
-            if xml is None:
-                return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
-            return self._reply(msg, "s", [xml])
-        if interface == OBJECT_MANAGER or (interface is None and member == "GetManagedObjects"):
-            if path != self.manager_path or member != "GetManagedObjects":
-                return self._error(msg, DBUS_ERROR + "UnknownMethod", "%s has no %s.%s"
-                                   % (path, OBJECT_MANAGER, member))
-            if not self._flags(msg) & NO_REPLY_EXPECTED:
-                self.send(dbuswire.method_return(_next_serial(), msg.serial, msg.sender, "a{oa{sa{sv}}}",
-                                                 raw_body=self.managed_objects_body()))
-            return None
+        signature = msg.signature or ""
+        standard = _STANDARD_METHODS.get((interface, member))
+        if standard is None and interface is None:
+            standard = _STANDARD_METHODS.get(member)
+        if standard is not None:
+            interface, in_signature = standard
+            if signature != in_signature:
+                return self._error(msg, DBUS_ERROR + "InvalidArgs", "%s takes (%s), not (%s)"
+                                   % (member, in_signature, signature))
+            if member == "Ping":
+                return self._reply(msg)
+            if member == "GetMachineId":
+                return self._reply(msg, "s", [self.machine_id()])
+            if member == "Introspect":
+                xml = self.introspect(path)
+                if xml is None:
+                    return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
+                return self._reply(msg, "s", [xml])
+            if path != self.manager_path:
+                return self._error(msg, DBUS_ERROR + "UnknownInterface", "%s is not an object manager" % path)
+            return self._reply(msg, "a{oa{sa{sv}}}", raw_body=self.managed_objects_body())
         obj = self.exports.get(path)
         if obj is None:
             return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
+        if interface is not None and interface not in obj.specs:
+            return self._error(msg, DBUS_ERROR + "UnknownInterface", "%s has no interface %s" % (path, interface))
         found = obj.find_method(interface, member)
         if found is None:
             return self._error(msg, DBUS_ERROR + "UnknownMethod", "%s has no method %s.%s"
                                % (path, interface or "(any interface)", member))
         interface, method = found
-        signature = msg.signature or ""
         if signature != method.in_signature:
             return self._error(msg, DBUS_ERROR + "InvalidArgs", "%s takes (%s), not (%s)"
                                % (member, method.in_signature, signature))
@@ -269,9 +324,8 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
         signature = method.out_signature
         try:
             self._reply(msg, signature, [result] if signature else [])
-        except (ValueError, TypeError, UnicodeError, OverflowError) as e:
-            log.error("cannot encode the reply of {member}: {error}", member=msg.member, error=e)
-            self._error(msg, ERROR_PREFIX + "Failed", "the reply could not be encoded: %s" % e)
+        except Exception as e:
+            self._method_failed(Failure(e), msg)
 
     def _method_failed(self, failure, msg):
         name, text = to_dbus_error(failure)
@@ -281,6 +335,17 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
             log.warn("{member} from {sender} (no reply expected) failed: {name}: {text}",
                      member=msg.member, sender=msg.sender, name=name, text=text)
         self._error(msg, name, text)
+
+    @staticmethod
+    def machine_id():
+        """This machine's D-Bus machine id (for Peer.GetMachineId)."""
+        for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+            try:
+                with open(path) as f:
+                    return f.read().strip()
+            except OSError:
+                continue
+        raise DBusErrorReply(DBUS_ERROR + "FileNotFound", "this machine has no machine id")
 
     def introspect(self, path):
         """Introspection XML of ``path``: its interfaces and direct children; None if nothing is there."""
@@ -478,11 +543,12 @@ class BusService(Service):
     SIGNALS_PER_TURN = 256
 
     def _send(self, path, interface, member, signature, body):
-        """Queue a signal; the queue is written from the next reactor turn on, in order.
+        """Queue a signal; the queue is written in order, before the next method reply and
+        otherwise from the next reactor turn on.
 
-        Emitting after the current turn lets the reply to the call that caused a change
-        go out first, and spreads a burst of thousands of signals over several turns,
-        with other callers served in between.
+        So a caller always hears of a change before the reply to the call that made it (a
+        client's proxies are up to date when its call returns), and a burst of thousands of
+        signals that no reply waits for is spread over several turns.
         """
         if self.handler is None:
             return
@@ -490,10 +556,16 @@ class BusService(Service):
         if self._flush_call is None:
             self._flush_call = self.reactor.callLater(0, self._flush)
 
-    def _flush(self):
+    def _flush_before_reply(self):
+        if self._outbox:
+            self._flush(len(self._outbox))
+
+    def _flush(self, limit=SIGNALS_PER_TURN):
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
         self._flush_call = None
         handler, outbox = self.handler, self._outbox
-        for _ in range(min(len(outbox), self.SIGNALS_PER_TURN)):
+        for _ in range(min(len(outbox), limit)):
             signal = outbox.popleft()
             if handler is not None:
                 try:
@@ -522,7 +594,9 @@ class BusService(Service):
 
     @defer.inlineCallbacks
     def _connected(self, bus_connection):
-        handler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects_body)
+        _close_passed_fds(bus_connection)
+        handler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects_body,
+                                before_reply=self._flush_before_reply)
         bus_connection.objHandler = handler
         bus_connection.notifyOnDisconnect(self._disconnected)
         handler.exportObject(self.root)
