@@ -41,6 +41,23 @@ MAX_NAME_BYTES = 15
 NAMED_TABLES = ("Bridge", "Port", "Interface")
 
 
+#: The longest name a lookup accepts; anything longer is a caller's mistake, not a name.
+MAX_LOOKUP_BYTES = 1024
+
+
+def check_lookup_name(name, what="name"):
+    """Raise InvalidArgs for a name no row can have: empty, or absurdly long.
+
+    Names to look up are not held to the rule for new names (:func:`check_name`): bridges
+    and ports made by other tools may have names ovsdbus would not create, and they must
+    still be found, listed and deleted.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgs("%s must not be empty" % what)
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_LOOKUP_BYTES:
+        raise InvalidArgs("%s is longer than %d bytes" % (what, MAX_LOOKUP_BYTES))
+
+
 def check_name(name, what="name"):
     """Raise InvalidArgs unless ``name`` is a name Linux accepts for a network device.
 
@@ -93,7 +110,7 @@ def list_bridge_ports(replica, bridge):
 
 
 def _require_bridge(replica, name):
-    check_name(name, "bridge name")
+    check_lookup_name(name, "bridge name")
     uuid = find_bridge(replica, name)
     if uuid is None:
         raise NotFound("no bridge named %r" % name)
@@ -195,7 +212,7 @@ def plan_add_port(replica, bridge, port):
 def plan_delete_port(replica, bridge, port):
     """Remove ``port`` from ``bridge``; the Port and its Interfaces are collected."""
     bridge_uuid = _require_bridge(replica, bridge)
-    check_name(port, "port name")
+    check_lookup_name(port, "port name")
     port_uuid = replica.find("Port", name=port)
     if port_uuid is None or port_uuid not in replica.row("Bridge", bridge_uuid)["ports"]:
         raise NotFound("bridge %r has no port named %r" % (bridge, port))
@@ -234,8 +251,8 @@ class Operations:
 
     # reads
     def bridge_exists(self, name):
-        """True if bridge ``name`` exists (InvalidArgs for a name no bridge can have)."""
-        check_name(name, "bridge name")
+        """True if bridge ``name`` exists (InvalidArgs for an empty or oversize name)."""
+        check_lookup_name(name, "bridge name")
         return bridge_exists(self.replica, name)
 
     def list_bridges(self):

@@ -177,17 +177,38 @@ class NameTests(TestCase):
         for name in INVALID_NAMES:
             self.assertRaises(InvalidArgs, check_name, name)
 
-    def test_every_verb_checks_names(self):
-        """Every verb refuses an invalid name with InvalidArgs before looking anything up."""
+    def test_new_names_are_checked(self):
+        """Creating a bridge or port with a name no network device can have is InvalidArgs."""
         replica = make_replica(standard_bridges())
         for name in INVALID_NAMES:
             self.assertRaises(InvalidArgs, plan_create_bridge, replica, name)
-            self.assertRaises(InvalidArgs, plan_delete_bridge, replica, name)
             self.assertRaises(InvalidArgs, plan_add_port, replica, "br0", name)
-            self.assertRaises(InvalidArgs, plan_add_port, replica, name, "p9")
-            self.assertRaises(InvalidArgs, plan_delete_port, replica, "br0", name)
-            self.assertRaises(InvalidArgs, plan_delete_port, replica, name, "eth0")
-            self.assertRaises(InvalidArgs, list_bridge_ports, replica, name)
+
+    def test_lookups_take_any_name(self):
+        """Looking up a name ovsdbus would not create is no error, since other tools may have made
+        it: it is simply not there (NotFound).  Only non-strings, empty and oversize names are
+        InvalidArgs."""
+        replica = make_replica(standard_bridges())
+        lookups = [
+            lambda name: plan_delete_bridge(replica, name),
+            lambda name: plan_add_port(replica, name, "p9"),
+            lambda name: plan_delete_port(replica, "br0", name),
+            lambda name: plan_delete_port(replica, name, "eth0"),
+            lambda name: list_bridge_ports(replica, name),
+        ]
+        for name in INVALID_NAMES + ["x" * 2000]:
+            expected = NotFound if isinstance(name, str) and 0 < len(name) <= 1024 else InvalidArgs
+            for lookup in lookups:
+                self.assertRaises(expected, lookup, name)
+
+    def test_bridges_other_tools_named_are_found(self):
+        """A bridge ovs-vsctl made with a name ovsdbus would refuse (a colon, 16 bytes) is listed,
+        its ports are listed, and it can be deleted."""
+        replica = make_replica({"br:legacy0": {"eth0": ["eth0"]}, "verylongbridge16": {}})
+        self.assertEqual(list_bridges(replica), ["br:legacy0", "verylongbridge16"])
+        self.assertEqual(list_bridge_ports(replica, "br:legacy0"), ["eth0"])
+        assert_wellformed(self, plan_delete_bridge(replica, "verylongbridge16"))
+        assert_wellformed(self, plan_delete_port(replica, "br:legacy0", "eth0"))
 
     def test_message_is_bounded(self):
         """A huge bogus name does not produce a huge error message."""
@@ -601,5 +622,6 @@ class OperationsTests(TestCase):
         self.assertEqual(self.ops.list_bridge_ports("br0"), ["bond0", "eth0"])
         self.assertTrue(self.ops.bridge_exists("br0"))
         self.assertFalse(self.ops.bridge_exists("eth0"))
-        self.assertRaises(InvalidArgs, self.ops.bridge_exists, "a b")
+        self.assertFalse(self.ops.bridge_exists("a b"))
+        self.assertRaises(InvalidArgs, self.ops.bridge_exists, "")
         self.assertEqual(self.connection.transactions, [])

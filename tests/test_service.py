@@ -540,22 +540,44 @@ class ErrorTests(_StackTests, TestCase):
             (NOT_FOUND, "ListBridgePorts", "s", "p1"),
         ])
 
+    @defer.inlineCallbacks
     def test_invalid_names(self):
-        """Names no network device can have (empty, over 15 bytes, '/', ':', '%', whitespace, control
-        characters, '.', '..') give InvalidArgs in every argument of every method."""
+        """Creating a bridge or port with a name no network device can have (empty, over 15 bytes, '/',
+        ':', '%', whitespace, control characters, '.', '..') gives InvalidArgs.  Looking such a name up
+        is no error (other tools may have made it): it is NotFound, or BridgeExists says false; only an
+        empty or oversize (over 1 kB) name is InvalidArgs everywhere."""
         cases = []
         for bad in BAD_NAMES:
+            lookup = INVALID_ARGS if bad == "" or len(bad.encode()) > 1024 else NOT_FOUND
             cases += [
                 (INVALID_ARGS, "CreateBridge", "s", bad),
-                (INVALID_ARGS, "DeleteBridge", "s", bad),
-                (INVALID_ARGS, "BridgeExists", "s", bad),
-                (INVALID_ARGS, "ListBridgePorts", "s", bad),
-                (INVALID_ARGS, "AddPort", "ss", bad, "p9"),
                 (INVALID_ARGS, "AddPort", "ss", "br0", bad),
-                (INVALID_ARGS, "DeletePort", "ss", bad, "p1"),
-                (INVALID_ARGS, "DeletePort", "ss", "br0", bad),
+                (lookup, "DeleteBridge", "s", bad),
+                (lookup, "ListBridgePorts", "s", bad),
+                (lookup, "AddPort", "ss", bad, "p9"),
+                (lookup, "DeletePort", "ss", bad, "p1"),
+                (lookup, "DeletePort", "ss", "br0", bad),
             ]
-        return self.assert_errors(cases)
+        yield self.assert_errors(cases)
+        for bad in BAD_NAMES:
+            if bad and len(bad.encode()) <= 1024:
+                self.assertIs((yield call(self.client, "BridgeExists", "s", bad)), False)
+            else:
+                self.assertEqual((yield call_error(self.client, "BridgeExists", "s", bad)), INVALID_ARGS)
+
+    @defer.inlineCallbacks
+    def test_bridges_named_by_other_tools(self):
+        """A bridge ovs-vsctl made with a name ovsdbus would not create (a colon, 16 bytes) can be
+        checked, listed, have its ports listed and be deleted through ovsdbus."""
+        self.stack.vsctl("add-br", "br:legacy0", "--", "add-port", "br:legacy0", "lp0")
+        self.stack.vsctl("add-br", "verylongbridge16")
+        self.assertIs((yield call(self.client, "BridgeExists", "s", "verylongbridge16")), True)
+        self.assertEqual((yield call(self.client, "ListBridgePorts", "s", "br:legacy0")), ["lp0"])
+        yield call(self.client, "DeletePort", "ss", "br:legacy0", "lp0")
+        yield call(self.client, "DeleteBridge", "s", "br:legacy0")
+        yield call(self.client, "DeleteBridge", "s", "verylongbridge16")
+        self.assertNotIn("verylongbridge16", self.vsctl_list("list-br"))
+        self.assertNotIn("br:legacy0", self.vsctl_list("list-br"))
 
     @defer.inlineCallbacks
     def test_deleting_local_port_is_invalid(self):
