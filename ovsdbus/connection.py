@@ -136,6 +136,7 @@ class OvsdbConnection(Service):
 
     def stopService(self):
         super().stopService()
+        self._fail_change_waiters()
         service, self._client_service = self._client_service, None
         if service is None:
             return defer.succeed(None)
@@ -200,6 +201,14 @@ class OvsdbConnection(Service):
             if self.running:
                 self.log.warn("lost connection to ovsdb-server; reconnecting")
             self._notify_state(False)
+            self._fail_change_waiters()
+
+    def _fail_change_waiters(self):
+        waiters, self._change_waiters = self._change_waiters, []
+        for d, timer in waiters:
+            if timer.active():
+                timer.cancel()
+            d.errback(Disconnected("connection to ovsdb-server lost"))
 
     def _update_received(self, protocol, monitor_id, updates, version, last_txn_id):
         if protocol is not self._protocol or monitor_id != MONITOR_ID:
@@ -207,7 +216,11 @@ class OvsdbConnection(Service):
         try:
             changes = self.replica.apply_update(updates, version)
         except Exception as e:
-            # The replica is unchanged; a fresh connection resyncs it.
+            # The replica is unchanged but no longer in step: stop serving from it at once,
+            # and let a fresh connection resync it.
+            self._protocol = None
+            self._notify_state(False)
+            self._fail_change_waiters()
             protocol.protocol_error(e)
             return
         if last_txn_id is not None:

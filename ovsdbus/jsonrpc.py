@@ -88,6 +88,10 @@ class JsonRpcProtocol(JSONStreamProtocol):
         if not self.connected:
             return defer.fail(Disconnected("not connected to ovsdb-server"))
         request_id = next(self._ids)
+        try:
+            self.send_value({"method": method, "params": params, "id": request_id})
+        except (ValueError, TypeError, OverflowError) as e:   # not encodable: nothing was sent
+            return defer.fail(e)
         d = defer.Deferred()
         if timeout is None:
             timeout = self.request_timeout
@@ -95,7 +99,6 @@ class JsonRpcProtocol(JSONStreamProtocol):
         if timeout is not None:
             timer = self.clock.callLater(timeout, self._timed_out, request_id, method, timeout)
         self._outstanding[request_id] = (d, timer)
-        self.send_value({"method": method, "params": params, "id": request_id})
         return d
 
     def notify(self, method, params):
@@ -141,7 +144,11 @@ class JsonRpcProtocol(JSONStreamProtocol):
             self.protocol_error(ProtocolError("JSON-RPC message is neither request nor reply"))
 
     def _reply_received(self, value):
-        entry = self._outstanding.pop(value.get("id"), None)
+        reply_id = value.get("id")
+        if not isinstance(reply_id, (int, str)) or isinstance(reply_id, bool):
+            self.protocol_error(ProtocolError("JSON-RPC reply with an id of type %s" % type(reply_id).__name__))
+            return
+        entry = self._outstanding.pop(reply_id, None)
         if entry is None:
             return  # a late reply to a timed-out request, or our own probe
         d, timer = entry

@@ -43,8 +43,9 @@ class Options(usage.Options):
          "Members of this unix group (name or gid; a comma-separated list for several) may change the "
          "switch without asking polkit. root and the service's own user always may."],
         ["polkit", None, "auto",
-         "Ask polkit (action org.openvswitch.ovsdb.modify) for other callers: auto (if polkit is on the "
-         "bus), yes (required: refuse when it is not), no (never; refuse)."],
+         "Ask polkit (action org.openvswitch.ovsdb.modify) for other callers: auto (on the system bus, if "
+         "polkit is there), yes (on any bus; refuse when polkit is not there), no (never; refuse). On another "
+         "bus anyone could pose as polkit, so auto does not ask it there."],
     ]
 
     def postOptions(self):
@@ -108,6 +109,9 @@ def makeService(options, reactor=None):
     operations = Operations(connection)
     top = MultiService()
     connection.setServiceParent(top)
-    policy = Policy(allowed_gids=options["allowed-gids"], polkit=options["polkit"])
+    polkit = options["polkit"]
+    if polkit == "auto" and options["bus"] != "system":
+        polkit = "no"
+    policy = Policy(allowed_gids=options["allowed-gids"], polkit=polkit)
     BusService(reactor, options["bus"], connection, operations, _stop_process, policy).setServiceParent(top)
     return top

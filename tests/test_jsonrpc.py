@@ -486,3 +486,27 @@ class NoProbeTests(JsonRpcTestCase):
         self.assertFalse(self.transport.disconnecting)
         self.peer.send({"method": "update2", "params": ["m", {}], "id": None})
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class RobustnessTests(TestCase):
+    """What a bad request or a bad reply does to the connection."""
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.protocol = JsonRpcProtocol(self.clock, request_timeout=5)
+        self.transport = StringTransport()
+        self.protocol.makeConnection(self.transport)
+
+    def test_unencodable_request_fails_at_once(self):
+        """A request that cannot be encoded fails at once and leaves no timer or pending entry behind."""
+        self.failureResultOf(self.protocol.request("echo", ["\ud800"]))
+        self.assertEqual(self.protocol.outstanding, 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_reply_with_a_strange_id_is_a_protocol_error(self):
+        """A reply whose id is not a number or string closes the connection instead of crashing."""
+        d = self.protocol.request("echo", [])
+        self.protocol.dataReceived(b'{"id": [1], "result": [], "error": null}')
+        self.assertTrue(self.transport.disconnecting)
+        self.protocol.connectionLost(None)
+        self.failureResultOf(d)
