@@ -26,7 +26,7 @@ from ovsdbus.errors import (
 
 #: The tables and columns ovsdbus mirrors.
 MONITORED_COLUMNS = {
-    "Open_vSwitch": ["bridges", "cur_cfg", "next_cfg", "ovs_version", "db_version"],
+    "Open_vSwitch": ["bridges"],
     "Bridge": ["name", "ports", "controller", "fail_mode", "datapath_type", "external_ids", "other_config"],
     "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "external_ids"],
     "Interface": ["name", "type", "options", "ofport", "mtu", "mac_in_use", "admin_state", "link_state",

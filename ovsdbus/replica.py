@@ -43,32 +43,39 @@ class Replica:
     """
 
     def __init__(self, schema, table_columns):
-        self.schema = schema
-        missing = [t for t in table_columns if t not in schema.tables]
+        self._wanted = table_columns
+        self.tables = {t: {} for t in table_columns}
+        #: Incremented by every call that changed anything.
+        self.generation = 0
+        self.use_schema(schema)
+
+    def use_schema(self, schema):
+        """Decode with ``schema`` from now on (the server's, read again after every reconnect).
+
+        Raises SchemaError, keeping the old one, if it lacks a table or column the replica
+        mirrors; indexes are rebuilt from the rows held.
+        """
+        missing = [t for t in self._wanted if t not in schema.tables]
         if missing:
             raise SchemaError("database %s has no table %s" % (schema.name, ", ".join(missing)))
-        self.table_columns = {}
-        for table, columns in table_columns.items():
+        table_columns = {}
+        for table, columns in self._wanted.items():
             tschema = schema.tables[table]
             if columns is None:
                 columns = sorted(tschema.columns)
             unknown = [c for c in columns if c not in tschema.columns]
             if unknown:
                 raise SchemaError("table %s has no column %s" % (table, ", ".join(unknown)))
-            self.table_columns[table] = list(columns)
-        self.tables = {t: {} for t in self.table_columns}
-        self._indexes = {}
-        for table, columns in self.table_columns.items():
+            table_columns[table] = list(columns)
+        indexes = {}
+        for table, columns in table_columns.items():
             for index in schema.tables[table].indexes:
                 if all(c in columns for c in index):
-                    self._indexes[(table, index)] = {}
-        #: Incremented by every call that changed anything.
-        self.generation = 0
-        self._default_rows = {}
-
-    def use_schema(self, schema):
-        """Decode from now on with ``schema`` (the server's, after a reconnect)."""
+                    indexes[(table, index)] = {tuple(row[c] for c in index): uuid
+                                               for uuid, row in self.tables[table].items()}
         self.schema = schema
+        self.table_columns = table_columns
+        self._indexes = indexes
         self._default_rows = {}
 
     # -- reading -----------------------------------------------------------

@@ -284,8 +284,8 @@ class ColumnType:
         value differs and remove keys given with their current value; columns of
         at most one atom (scalars and optionals) take the value given.
         """
-        if self.max == 1 and not self.is_map:
-            # ovsdb-server sends the new value itself for columns of at most one atom.
+        if self.max == 1:
+            # ovsdb-server sends the new value itself for columns of at most one element.
             return self.from_wire(diff)
         if self.is_map:
             new = dict(old)

@@ -1,5 +1,6 @@
 """Tests for ovsdbus.replica: the monitor-fed copy of the database."""
 
+import copy
 import json
 import os
 import unittest
@@ -475,3 +476,28 @@ class VswitchReplicaTests(TestCase):
         self.assertEqual(replica.row("Port", P1), {"name": "p", "tag": 20, "trunks": frozenset([1, 2])})
         replica.apply_update({"Port": {P1: {"modify": {"tag": ["set", []], "trunks": ["set", [1, 3]]}}}}, 2)
         self.assertEqual(replica.row("Port", P1), {"name": "p", "tag": None, "trunks": frozenset([2, 3])})
+
+
+class SchemaChangeTests(ReplicaTestCase):
+    """After a reconnect the server's schema is read again; it may have changed."""
+
+    def test_schema_losing_a_mirrored_column_is_refused(self):
+        """A schema without a column the replica mirrors is refused with a clear error, and the replica
+        keeps working with the schema it had."""
+        self.load()
+        json = copy.deepcopy(SCHEMA.json)
+        del json["tables"]["Bridge"]["columns"]["fail_mode"]
+        error = self.assertRaises(SchemaError, self.replica.use_schema, DatabaseSchema.from_json(json))
+        self.assertIn("fail_mode", str(error))
+        self.assertEqual(self.replica.find("Bridge", name="br0"), B1)
+        self.replica.apply_update({"Bridge": {B2: {"modify": {"fail_mode": "standalone"}}}}, 2)
+        self.assertEqual(self.replica.row("Bridge", B2)["fail_mode"], "standalone")
+
+    def test_new_schema_keeps_rows_and_indexes(self):
+        """A compatible new schema (an extra column) keeps every row findable by name."""
+        self.load()
+        json = copy.deepcopy(SCHEMA.json)
+        json["tables"]["Bridge"]["columns"]["new_column"] = {"type": "integer"}
+        self.replica.use_schema(DatabaseSchema.from_json(json))
+        self.assertEqual(self.replica.find("Bridge", name="br1"), B2)
+        self.assertEqual(self.replica.find("Port", name="p1"), P1)
