@@ -91,7 +91,7 @@ def signal(name, args, doc):
 
 ERRORS_DOC = (
     "Errors: org.openvswitch.ovsdb.Error.{AlreadyExists, NotFound, ConstraintViolation, ReferentialIntegrity, "
-    "ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed}, "
+    "ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed, ProtocolError}, "
     "org.freedesktop.DBus.Error.InvalidArgs, org.freedesktop.DBus.Error.AccessDenied."
 )
 
@@ -134,7 +134,8 @@ ROOT_SPEC = InterfaceSpec(
     properties=(
         PropertySpec("Connected", "b",
                      "Whether ovsdbus is connected to ovsdb-server with its replica in step; while false, "
-                     "every method answers Disconnected."),
+                     "every method of this interface answers Disconnected and the objects show the last "
+                     "state known."),
     ),
 )
 

@@ -23,7 +23,6 @@ from twisted.internet import defer
 
 from ovsdbus.errors import AccessDenied
 
-READ_ACTION = "org.openvswitch.ovsdb.read"
 MODIFY_ACTION = "org.openvswitch.ovsdb.modify"
 
 POLKIT_MODES = ("auto", "yes", "no")

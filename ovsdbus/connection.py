@@ -15,11 +15,13 @@ with :class:`~ovsdbus.errors.Disconnected` (callers are never left hanging), and
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
 from twisted.internet import defer
+from twisted.internet.address import UNIXAddress
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
 from ovsdbus.client import OvsdbClientProtocol
 from ovsdbus.errors import Disconnected, Timeout
+from ovsdbus.framing import DEFAULT_MAX_VALUE_SIZE
 from ovsdbus.replica import Replica
 from ovsdbus.schema import DatabaseSchema
 
@@ -37,6 +39,8 @@ class _ConnectionProtocol(OvsdbClientProtocol):
         self.on_update = lambda *args: connection._update_received(self, *args)
 
     def connectionMade(self):
+        if isinstance(self.transport.getPeer(), UNIXAddress):
+            self.probe_interval = None   # a local socket needs no probe (ovsdb-server does not probe it either)
         super().connectionMade()
         self.connection._prepare(self)
 
@@ -60,14 +64,15 @@ class OvsdbConnection(Service):
     :param table_columns: ``{table: [column, ...]}`` to monitor.
     :param clock: ``IReactorTime`` for timeouts, probes and reconnect delays.
     :param request_timeout: seconds before a request fails with Timeout.
-    :param probe_interval: seconds of silence before an echo probe (``None``: never).
+    :param probe_interval: seconds of silence on a tcp/ssl connection before an echo probe
+        (``None``: never; unix socket connections are never probed).
     :param retry_policy: ``attempt -> seconds`` (default: exponential backoff to 8 s).
     """
 
     log = Logger()
 
     def __init__(self, endpoint, table_columns, clock, database="Open_vSwitch", request_timeout=30.0,
-                 probe_interval=None, retry_policy=None, max_message_size=64 * 1024 * 1024):
+                 probe_interval=None, retry_policy=None, max_message_size=DEFAULT_MAX_VALUE_SIZE):
         self.endpoint = endpoint
         self.table_columns = table_columns
         self.clock = clock

@@ -31,6 +31,7 @@ from txdbus import objects as txdbus_objects
 
 from ovsdbus import api, dbuswire
 from ovsdbus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
+from ovsdbus.dbuswire import NO_REPLY_EXPECTED
 from ovsdbus.errors import ERROR_PREFIX, AccessDenied, OvsdbusError
 from ovsdbus.view import TreeView
 
@@ -80,8 +81,7 @@ _OBJECT_MANAGER_XML = """  <interface name="org.freedesktop.DBus.ObjectManager">
   </interface>"""
 
 
-#: Header flags (the second byte after the endianness); txdbus does not parse them.
-NO_REPLY_EXPECTED = 0x1
+#: Header flag (the third byte of a message); txdbus does not parse flags.
 ALLOW_INTERACTIVE_AUTHORIZATION = 0x4
 
 
@@ -539,6 +539,9 @@ class BusService(Service):
             entries.append(entry)
         return dbuswire.array_of_entries(entries)
 
+    #: Seconds to connect to the bus, authenticate and be greeted.
+    BUS_CONNECT_TIMEOUT = 30
+
     #: Signals encoded and written per reactor turn, so a large burst never holds up the service.
     SIGNALS_PER_TURN = 256
 
@@ -588,6 +591,8 @@ class BusService(Service):
         super().startService()
         self._stopping = False
         d = txdbus_client.connect(self.reactor, self.bus)
+        # txdbus never fires this Deferred if the bus hangs up before Hello is answered.
+        d.addTimeout(self.BUS_CONNECT_TIMEOUT, self.reactor)
         d.addCallback(self._connected)
         d.addErrback(self._failed)
         return d

@@ -118,9 +118,10 @@ class NotSupported(TransactionError):
 
 
 class WaitTimedOut(TransactionError):
-    """A ``wait`` operation did not hold: what the transaction assumed has changed."""
+    """A ``wait`` operation did not hold: what the transaction assumed has changed.
 
-    dbus_name = ERROR_PREFIX + "Timeout"
+    ovsdbus retries such a transaction; if it never goes through, the caller gets
+    TransactionFailed ("conflict")."""
 
 
 _TRANSACTION_ERRORS = {

@@ -33,11 +33,6 @@ class Remote(NamedTuple):
         host = "[%s]" % self.address if ":" in self.address else self.address
         return "%s:%s:%d" % (self.kind, host, self.port)
 
-    @property
-    def is_network(self):
-        """True for tcp and ssl: connections that want an inactivity probe."""
-        return self.kind != "unix"
-
 
 def parse_remote(text):
     """Parse one remote; raise ValueError with a readable reason if it is not valid."""

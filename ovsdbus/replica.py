@@ -29,10 +29,6 @@ class RowChange(NamedTuple):
     old: dict
     new: dict
 
-    def changed_columns(self):
-        """The names of the columns whose values differ between ``old`` and ``new``."""
-        old, new = self.old or {}, self.new or {}
-        return [c for c in new.keys() | old.keys() if old.get(c) != new.get(c)]
 
 
 class Replica:
@@ -138,10 +134,6 @@ class Replica:
                     changes.append(RowChange(INSERT, table, uuid, None, new))
         self._commit(changes)
         return changes
-
-    def clear(self):
-        """Forget everything (returns the deletions, like :meth:`resync` with nothing)."""
-        return self.resync({}, 2)
 
     def _decode(self, table_updates, version, base):
         """Turn wire updates into RowChanges against ``base`` without changing anything."""

@@ -34,8 +34,9 @@ import time
 from pathlib import Path
 
 from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH
+from ovsdbus.schema import VSWITCH_SCHEMA_PATH
 
-DEFAULT_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+DEFAULT_SCHEMA = VSWITCH_SCHEMA_PATH
 """Where Debian's openvswitch-common installs the Open_vSwitch schema."""
 
 DEFAULT_TIMEOUT = 15.0

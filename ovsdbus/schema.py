@@ -22,6 +22,9 @@ which the decoders accept.
 
 import re
 
+#: Where Debian's openvswitch-common installs the Open_vSwitch schema (read at run time, never copied).
+VSWITCH_SCHEMA_PATH = "/usr/share/openvswitch/vswitch.ovsschema"
+
 INTEGER, REAL, BOOLEAN, STRING, UUID = "integer", "real", "boolean", "string", "uuid"
 ATOMIC_TYPES = (INTEGER, REAL, BOOLEAN, STRING, UUID)
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"

@@ -8,6 +8,7 @@ from twisted.python import usage
 
 from ovsdbus.authorization import POLKIT_MODES, Policy
 from ovsdbus.connection import OvsdbConnection
+from ovsdbus.framing import DEFAULT_MAX_VALUE_SIZE
 from ovsdbus.operations import MONITORED_COLUMNS, Operations
 from ovsdbus.remotes import DEFAULT_REMOTE, parse_remotes, remotes_endpoint
 
@@ -27,7 +28,9 @@ class Options(usage.Options):
     synopsis = "[options]"
     longdesc = ("Serve Open vSwitch's database (OVSDB) on D-Bus as org.openvswitch.ovsdb. "
                 "ovsdbus keeps one connection to ovsdb-server, reconnecting with backoff; while it is "
-                "not connected, every call answers org.openvswitch.ovsdb.Error.Disconnected at once.")
+                "not connected, every method of org.openvswitch.ovsdb answers "
+                "org.openvswitch.ovsdb.Error.Disconnected at once, and the objects and properties show the "
+                "last state known (with Connected false).")
     optParameters = [
         ["ovsdb", None, DEFAULT_REMOTE,
          "ovsdb-server remote(s) in OVS syntax: unix:PATH, tcp:HOST:PORT, ssl:HOST:PORT, or a "
@@ -37,7 +40,7 @@ class Options(usage.Options):
         ["probe-interval", None, DEFAULT_PROBE_INTERVAL,
          "Seconds of silence on a tcp/ssl connection before an echo probe (unix sockets are not probed); "
          "0 disables.", float],
-        ["max-message-size", None, 64 * 1024 * 1024, "Largest JSON message accepted from ovsdb-server, in bytes.",
+        ["max-message-size", None, DEFAULT_MAX_VALUE_SIZE, "Largest JSON message accepted from ovsdb-server, in bytes.",
          int],
         ["allow-group", None, None,
          "Members of this unix group (name or gid; a comma-separated list for several) may change the "
@@ -99,12 +102,10 @@ def makeService(options, reactor=None):
         from twisted.internet import reactor
     from ovsdbus.dbus import BusService
 
-    remotes = options["remotes"]
-    probe = options["probe-interval"] or None
     connection = OvsdbConnection(
-        remotes_endpoint(reactor, remotes), MONITORED_COLUMNS, reactor,
+        remotes_endpoint(reactor, options["remotes"]), MONITORED_COLUMNS, reactor,
         request_timeout=options["timeout"],
-        probe_interval=probe if any(r.is_network for r in remotes) else None,
+        probe_interval=options["probe-interval"] or None,   # unix socket connections are never probed
         max_message_size=options["max-message-size"])
     operations = Operations(connection)
     top = MultiService()

@@ -79,6 +79,7 @@ from ovsdbus.schema import (
     STRING,
     UUID,
     UUID_COLUMN_TYPE,
+    VSWITCH_SCHEMA_PATH,
     ZERO_UUID,
     BaseType,
     ColumnType,
@@ -94,7 +95,7 @@ __all__ = [
     "make_server_database",
 ]
 
-DEFAULT_SCHEMA_PATH = "/usr/share/openvswitch/vswitch.ovsschema"
+DEFAULT_SCHEMA_PATH = VSWITCH_SCHEMA_PATH
 
 _UINT_MAX = 4294967295
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1

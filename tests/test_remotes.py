@@ -113,11 +113,6 @@ class ParseRemotesTests(TestCase):
                 self.assertEqual(parse_remote(str(remote)), remote, str(remote))
         self.assertEqual(str(Remote("tcp", "::1", 6640)), "tcp:[::1]:6640")
 
-    def test_is_network(self):
-        """tcp and ssl connections want an inactivity probe; unix sockets do not."""
-        remotes = parse_remotes("unix:/a,tcp:h:1,ssl:h:2")
-        self.assertEqual([r.is_network for r in remotes], [False, True, True])
-
 
 @implementer(IStreamClientEndpoint)
 class FakeEndpoint:
