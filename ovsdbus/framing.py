@@ -165,7 +165,7 @@ class JSONStreamProtocol(Protocol):
     def protocol_error(self, error):
         """Log ``error`` and drop the connection; nothing more is read from it."""
         self._broken = True
-        self.log.error("OVSDB protocol error from {peer}: {error}", peer=self._peer(), error=error)
+        self.log.error("protocol error from {peer}: {error}", peer=self._peer(), error=error)
         self.transport.loseConnection()
 
     def _peer(self):
