@@ -518,6 +518,7 @@ class BusService(Service):
             self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as", [interface, changed, invalidated])
         for signal in delta.signals:
             self._send(api.OBJECT_PATH, api.INTERFACE, signal.name, "s" * len(signal.args), list(signal.args))
+        self._flush()
 
     def _state_changed(self, synced):
         self._send(api.OBJECT_PATH, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
@@ -546,12 +547,13 @@ class BusService(Service):
     SIGNALS_PER_TURN = 256
 
     def _send(self, path, interface, member, signature, body):
-        """Queue a signal; the queue is written in order, before the next method reply and
-        otherwise from the next reactor turn on.
+        """Queue a signal.  The queue is written in order: up to SIGNALS_PER_TURN at once when
+        an update has been followed, the rest from the next reactor turns on, and all of it
+        before any method reply.
 
         So a caller always hears of a change before the reply to the call that made it (a
         client's proxies are up to date when its call returns), and a burst of thousands of
-        signals that no reply waits for is spread over several turns.
+        signals is spread over several turns, with other callers served in between.
         """
         if self.handler is None:
             return
