@@ -769,6 +769,8 @@ def main(argv=None):
         timeout=options.timeout,
     )
     previous = signal.signal(signal.SIGTERM, _raise_terminate)
+    # Started from a background job, a process inherits SIGINT ignored: take Ctrl-C all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     status = 0
     try:
         sandbox.start()
