@@ -482,7 +482,7 @@ class BusService(Service):
         self.handler = None
         self.root = RootObject(operations, connection, self.authorize)
         self.view = TreeView()
-        self._objects = {}   # path -> (ExportedObject, interface, {name: (signature, value)})
+        self._exported = {}  # path -> ExportedObject (their properties are the view's)
         self._encoded = {}   # path -> its encoded GetManagedObjects entry, until it changes
         self._bus_connection = None
         self._stopping = False
@@ -496,22 +496,21 @@ class BusService(Service):
     def _replica_changed(self, changes):
         delta = self.view.update(self.connection.replica, changes)
         for path, interface in delta.removed:
-            del self._objects[path]
+            del self._exported[path]
             self._encoded.pop(path, None)
             if self.handler is not None:
                 self.handler.unexportObject(path)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, [interface]])
         for path, interface, props in delta.added:
             obj = ExportedObject(path, [_SPEC_OF_INTERFACE[interface]],
-                                 properties=lambda iface, path=path: self._objects[path][2])
-            self._objects[path] = (obj, interface, dict(props))
+                                 properties=lambda iface, path=path: self.view.at(path)[1])
+            self._exported[path] = obj
             self._encoded.pop(path, None)
             if self.handler is not None:
                 self.handler.exportObject(obj)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}",
                            [path, {interface: resolved(props)}])
         for path, interface, diff in delta.changed:
-            self._objects[path][2].update(diff)
             self._encoded.pop(path, None)
             changed = {k: v for k, v in diff.items() if not hasattr(v[1], "resolve")}
             invalidated = sorted(k for k, v in diff.items() if hasattr(v[1], "resolve"))
@@ -532,7 +531,7 @@ class BusService(Service):
         reading a tree of thousands of objects costs little more than copying bytes.
         """
         entries = []
-        for path, (_, interface, props) in self._objects.items():
+        for path, interface, props in self.view.shown():
             entry = self._encoded.get(path)
             if entry is None:
                 entry = self._encoded[path] = dbuswire.encode_entry(
@@ -607,7 +606,7 @@ class BusService(Service):
         bus_connection.objHandler = handler
         bus_connection.notifyOnDisconnect(self._disconnected)
         handler.exportObject(self.root)
-        for obj, _, _ in self._objects.values():
+        for obj in self._exported.values():
             handler.exportObject(obj)
         self._bus_connection = bus_connection
         self.authorizer = Authorizer(self.policy, TxdbusBusQueries(bus_connection))

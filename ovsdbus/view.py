@@ -146,10 +146,24 @@ class TreeView:
     def __init__(self):
         #: ``{(table, uuid): (path, properties)}`` of every shown object.
         self.objects = {}
+        self._keys = {}              # path -> (table, uuid)
         self._port_bridge = {}       # port uuid -> bridge uuid
         self._interface_port = {}    # interface uuid -> port uuid
         #: Counts port renames, which change the paths a bridge's Ports lists.
         self.renames = 0
+
+    def at(self, path):
+        """``(interface, properties)`` of the object shown at ``path``."""
+        table, uuid = key = self._keys[path]
+        return KINDS[table][1], self.objects[key][1]
+
+    def shown(self):
+        """``(path, interface, properties)`` of every shown object."""
+        return [(path, KINDS[table][1], props) for (table, _), (path, props) in self.objects.items()]
+
+    def _forget_path(self, path, key):
+        if self._keys.get(path) == key:
+            del self._keys[path]
 
     def path_of(self, table, uuid):
         """The path shown for a row, or ``/`` if there is none."""
@@ -280,12 +294,14 @@ class TreeView:
             if row is None:
                 if before is not None:
                     del self.objects[key]
+                    self._forget_path(before[0], key)
                     removed.append((before[0], interface))
                 continue
             path = object_path(table, row["name"])
             props = self.properties(replica, table, uuid)
             if before is None or before[0] != path:
                 if before is not None:
+                    self._forget_path(before[0], key)
                     removed.append((before[0], interface))
                 added.append((path, interface, props))
             else:
@@ -293,6 +309,7 @@ class TreeView:
                 if diff:
                     changed.append((path, interface, diff))
             self.objects[key] = (path, props)
+            self._keys[path] = key
 
         def name(table, uuid):
             return names.get((table, uuid)) or (replica.row(table, uuid) or {}).get("name", "")
@@ -312,4 +329,4 @@ class TreeView:
 
     def managed_objects(self):
         """``{path: {interface: properties}}`` of every object (for GetManagedObjects)."""
-        return {path: {KINDS[table][1]: props} for (table, _), (path, props) in self.objects.items()}
+        return {path: {interface: props} for path, interface, props in self.shown()}
