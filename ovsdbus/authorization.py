@@ -12,8 +12,10 @@ Every mutating D-Bus method asks :class:`Authorizer` first.  The decision, in or
 
 Reads, properties and signals are open to everyone.  The caller's credentials come
 from the bus daemon (``GetConnectionCredentials``) and are cached per unique bus
-name, which is never reused.  The bus side is behind :class:`BusQueries`, so this
-module knows nothing of D-Bus libraries.
+name, which is never reused; an identity that is not a uid and a list of gids (each an
+integer from 0 to 2**32 - 1) refuses the call and is not cached.  The bus side is behind
+:class:`BusQueries`, so this module knows nothing of D-Bus libraries; the D-Bus adapter takes
+its answers only from the bus daemon and polkit themselves, never from a caller posing as them.
 """
 
 import collections
@@ -26,6 +28,11 @@ from ovsdbus.errors import AccessDenied
 MODIFY_ACTION = "org.openvswitch.ovsdb.modify"
 
 POLKIT_MODES = ("auto", "yes", "no")
+
+
+def is_id(value):
+    """Whether ``value`` is a uid or gid: an integer (not a bool) from 0 to 2**32 - 1."""
+    return type(value) is int and 0 <= value <= 0xFFFFFFFF
 
 
 class Credentials(tuple):
@@ -132,6 +139,9 @@ class Authorizer:
             self._credentials.move_to_end(bus_name)
             return cached
         credentials = yield self.queries.credentials(bus_name)
+        if not (isinstance(credentials, Credentials) and is_id(credentials.uid)
+                and all(is_id(g) for g in credentials.gids)):
+            raise AccessDenied("the bus gave no usable identity for %s: %.200r" % (bus_name, credentials))
         self._credentials[bus_name] = credentials
         while len(self._credentials) > self.CACHE_SIZE:
             self._credentials.popitem(last=False)
