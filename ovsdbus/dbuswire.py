@@ -9,6 +9,7 @@ exact.  Pure code: bytes out, no I/O, no txdbus.
 Messages are little-endian, D-Bus protocol version 1.
 """
 
+import re
 import struct
 
 SIGNAL, METHOD_RETURN, ERROR = 4, 2, 3
@@ -29,6 +30,109 @@ _ZEROS = bytes(8)
 
 class SignatureError(ValueError):
     """A signature that is not a valid sequence of complete D-Bus types."""
+
+
+class InvalidString(ValueError):
+    """A string D-Bus cannot carry: it contains NUL or a lone surrogate (see :func:`can_carry`)."""
+
+
+# What a D-Bus string may not hold.  A Python str has no surrogate pairs, so every code
+# point in U+D800..U+DFFF is a lone surrogate, which has no UTF-8 form.
+_UNCARRIABLE = re.compile("[\x00\ud800-\udfff]")
+
+#: What :func:`carriable` puts in place of what D-Bus cannot carry: U+FFFD REPLACEMENT CHARACTER.
+REPLACEMENT = "\ufffd"
+
+
+def can_carry(text):
+    """True if the str ``text`` can be a D-Bus string (or object path, or signature) value.
+
+    A D-Bus string is valid UTF-8 with no NUL.  dbus-daemon drops the connection of a sender
+    whose message breaks that (checked with dbus-daemon 1.14: a NUL, or a surrogate written as
+    UTF-8); a Python str cannot even be encoded with a lone surrogate in it.  Every other code
+    point is carried, control characters and Unicode noncharacters (U+FDD0, U+FFFE, U+10FFFF,
+    ...) included: dbus-daemon 1.14 and GLib 2.74 pass them on (D-Bus specification 0.21
+    allowed noncharacters).
+    """
+    if text.isascii():
+        return "\0" not in text
+    return _UNCARRIABLE.search(text) is None
+
+
+def carriable(text):
+    """``text`` with each NUL and lone surrogate replaced by U+FFFD, so that D-Bus can carry it
+    (``text`` itself when it can already)."""
+    return text if can_carry(text) else _UNCARRIABLE.sub(REPLACEMENT, text)
+
+
+def _utf8(value):
+    """The UTF-8 bytes of a D-Bus string value; InvalidString if D-Bus cannot carry it."""
+    try:
+        data = _encode(value, "utf-8")
+    except TypeError:
+        raise TypeError("%r is not a string" % (value,)) from None
+    except UnicodeEncodeError:
+        raise InvalidString("%s: a lone surrogate cannot be a D-Bus string" % _excerpt(value)) from None
+    if b"\0" in data:
+        raise InvalidString("%s: NUL cannot be in a D-Bus string" % _excerpt(value))
+    return data
+
+
+_encode = str.encode   # TypeError for anything but a str
+
+
+def _excerpt(value, limit=64):
+    return ascii(value[:limit]) + ("... (%d characters)" % len(value) if len(value) > limit else "")
+
+
+class BoundedCache:
+    """A memo of values computed from names, bounded by its (estimated) size in bytes.
+
+    New entries go into a young generation; once that holds half of ``max_bytes``, it becomes
+    the old generation and the previous old one is dropped.  Lookups read both.  So the whole
+    never exceeds ``max_bytes``, names no longer used are forgotten after two turnovers, and a
+    working set of up to ``max_bytes`` that is read over and over (the names of a bridge's
+    ports, one after the other) stays cached.  A value whose entry would take more than
+    ``max_item_bytes`` is not kept: computing it again costs little next to copying it, and one
+    huge name must not stay resident.  The size of an entry is the caller's estimate of what
+    its key, its value and its dict slot take (``sys.getsizeof`` of key and value, plus about
+    48 bytes).
+    """
+
+    def __init__(self, max_bytes, max_item_bytes):
+        self.max_bytes = max_bytes
+        self.max_item_bytes = max_item_bytes
+        self.clear()
+
+    def clear(self):
+        """Forget everything."""
+        #: The generations, ``{key: value}``; reading ``young`` directly is the fast path.
+        self.young, self.old = {}, {}
+        self._young_bytes = self._old_bytes = 0
+
+    @property
+    def size(self):
+        """The estimated bytes held now (never more than ``max_bytes``)."""
+        return self._young_bytes + self._old_bytes
+
+    def __len__(self):
+        return len(self.young) + len(self.old)
+
+    def get(self, key):
+        """The value kept for ``key``, or None."""
+        value = self.young.get(key)
+        return self.old.get(key) if value is None else value
+
+    def put(self, key, value, n):
+        """Keep ``value`` for ``key``, an entry of ``n`` bytes (unless that is too large); return
+        ``value``."""
+        if n <= self.max_item_bytes and key not in self.young:
+            if self._young_bytes + n > self.max_bytes // 2:
+                self.old, self._old_bytes = self.young, self._young_bytes
+                self.young, self._young_bytes = {}, 0
+            self.young[key] = value
+            self._young_bytes += n
+        return value
 
 
 def split_signature(signature):
@@ -114,9 +218,7 @@ def _make_encoder(sig):
         return enc
     if c in "so":
         def enc(buf, value):
-            if not isinstance(value, str):
-                raise TypeError("%r is not a string" % (value,))
-            data = value.encode("utf-8")
+            data = _utf8(value)
             _pad(buf, 4)
             buf += _U32.pack(len(data))
             buf += data
@@ -183,23 +285,22 @@ def _make_encoder(sig):
 
 # A string's encoding followed by zeros up to the next 4-aligned offset: the same bytes
 # wherever it stands in an array of strings (each element starts 4-aligned).  Names recur
-# (ports, paths), so these chunks are kept, up to a bound.
-_string_chunks = {}
-_STRING_CHUNKS_MAX = 1 << 17
+# (ports, paths), and building a chunk costs three times as much as finding it, so chunks are
+# kept, within a bound in bytes: the names and paths of a bridge of 10 000 ports fit.
+_string_chunks = BoundedCache(max_bytes=8 << 20, max_item_bytes=1024)
 # The terminating NUL and the padding after it, by the string's length modulo 4.
 _NUL_AND_PADDING = (b"\0\0\0\0", b"\0\0\0", b"\0\0", b"\0")
 
 
 def _string_chunk(s):
-    chunk = _string_chunks.get(s)
+    # The caller found nothing in the young generation.
+    chunk = _string_chunks.old.get(s)
     if chunk is None:
-        if not isinstance(s, str):
-            raise TypeError("%r is not a string" % (s,))
-        data = s.encode("utf-8")
+        data = _utf8(s)
         chunk = _U32.pack(len(data)) + data + _NUL_AND_PADDING[len(data) % 4]
-        if len(_string_chunks) >= _STRING_CHUNKS_MAX:
-            _string_chunks.clear()
-        _string_chunks[s] = chunk
+        # The key's characters take at most as many bytes as their UTF-8 form; 130 is what
+        # the str and bytes objects and the dict slot take besides.
+        _string_chunks.put(s, chunk, 2 * len(chunk) + 130)
     return chunk
 
 
@@ -209,7 +310,8 @@ def _encode_string_array(buf, value):
     at = len(buf)
     buf += b"\0\0\0\0"
     start = len(buf)
-    chunks = [_string_chunk(s) for s in value]
+    young = _string_chunks.young
+    chunks = [young.get(s) or _string_chunk(s) for s in value]
     if chunks:
         buf += b"".join(chunks)
         # Padding belongs before an element, not after the last one: drop the last's.
@@ -301,6 +403,7 @@ def method_return(serial, reply_serial, destination, signature="", body=(), raw_
 
 
 def error(serial, reply_serial, destination, name, text):
-    """An error message with a human-readable text."""
+    """An error message with a human-readable text (what D-Bus cannot carry in it, such as a
+    NUL quoted from OVSDB, is replaced: see :func:`carriable`)."""
     return encode_message(ERROR, serial, {ERROR_NAME: name, REPLY_SERIAL: reply_serial, DESTINATION: destination},
-                          "s", [text], NO_REPLY_EXPECTED)
+                          "s", [carriable(text)], NO_REPLY_EXPECTED)

@@ -15,12 +15,28 @@ an unset optional string is ``""``; Port ``Tag`` unset is ``-1``; Interface
 created"); Interface ``MTU`` unset is ``0``; an object reference to nothing (a
 port on no bridge) is ``/``; sets and maps are arrays and dictionaries, empty
 when empty.
+
+Names and strings D-Bus cannot carry (a NUL, a lone surrogate: see
+:func:`ovsdbus.dbuswire.can_carry`) never reach the bus, whatever an OVSDB peer sends.  This
+module is the one place that decides how they are shown:
+
+- a Bridge, Port or Interface whose *name* D-Bus cannot carry is not shown at all: no object,
+  no signal naming it, not in ListBridges or ListBridgePorts (:func:`shown_names`), and a
+  reference to it reads as ``/`` (and is left out of Ports and Interfaces).  One warning per
+  row is logged.  Shown any other way (escaped, or with a replacement character) it would be
+  a name that finds nothing when a caller passes it back; and no caller can name it anyway,
+  since D-Bus cannot carry it in an argument either.
+- any other string value (ExternalIds, Options, Error, ...) is shown with each NUL and lone
+  surrogate replaced by U+FFFD (:func:`ovsdbus.dbuswire.carriable`): it is only read, never
+  looked up, and the rest of the object stays readable.
 """
 
-import functools
 from typing import NamedTuple
 
+from twisted.logger import Logger
+
 from ovsdbus.api import OBJECT_PATH
+from ovsdbus.dbuswire import BoundedCache, can_carry, carriable
 from ovsdbus.replica import DELETE, INSERT
 
 BRIDGE_INTERFACE = "org.openvswitch.ovsdb.Bridge"
@@ -70,10 +86,46 @@ def unescape_path_element(element):
     return name
 
 
-@functools.lru_cache(maxsize=65536)
+# Paths of the names seen lately: escaping costs ten times as much as finding the path, and
+# a bridge's Ports are thousands of paths.  Bounded in bytes (the paths of a bridge of 10 000
+# ports fit); a long name's path is not kept.
+_paths = BoundedCache(max_bytes=8 << 20, max_item_bytes=1024)
+
+
 def object_path(table, name):
     """The object path of the row of ``table`` called ``name``."""
-    return "%s/%s/%s" % (OBJECT_PATH, KINDS[table][0], escape_path_element(name))
+    key = (table, name)
+    path = _paths.young.get(key) or _paths.old.get(key)
+    if path is None:
+        path = "%s/%s/%s" % (OBJECT_PATH, KINDS[table][0], escape_path_element(name))
+        # The name takes at most as many bytes as its escape in the path; 180 is what the key
+        # tuple, the str objects and the dict slot take besides.
+        _paths.put(key, path, 2 * len(path) + 180)
+    return path
+
+
+def shown_names(names):
+    """``names`` (a list) without those D-Bus cannot carry: what ListBridges and ListBridgePorts
+    answer.  The same list when every name can be carried."""
+    if can_carry("".join(names)):
+        return names
+    return [n for n in names if can_carry(n)]
+
+
+def _texts(values):
+    """A list of strings as shown: see :func:`carriable`."""
+    values = list(values)
+    return values if can_carry("".join(values)) else [carriable(v) for v in values]
+
+
+def _text_map(mapping, values_are_text=True):
+    """A dict of a string-keyed OVSDB map as shown (two keys that differ only in what D-Bus cannot
+    carry become one)."""
+    if can_carry("".join(mapping)) and (not values_are_text or can_carry("".join(mapping.values()))):
+        return dict(mapping)
+    if values_are_text:
+        return {carriable(k): carriable(v) for k, v in sorted(mapping.items())}
+    return {carriable(k): v for k, v in sorted(mapping.items())}
 
 
 class LazyPaths:
@@ -143,7 +195,10 @@ def _kind_order(key):
 class TreeView:
     """The objects the bus shows for a replica, kept in step by :meth:`update`."""
 
+    log = Logger()
+
     def __init__(self):
+        self._hidden = set()         # (table, uuid) of rows not shown for their name
         #: ``{(table, uuid): (path, properties)}`` of every shown object.
         self.objects = {}
         self._keys = {}              # path -> (table, uuid)
@@ -175,7 +230,27 @@ class TreeView:
     def _paths(self, replica, table, uuids):
         rows = replica.rows(table)
         names = sorted(rows[u]["name"] for u in uuids if u in rows)
-        return [object_path(table, n) for n in names]
+        young = _paths.young  # the fast path of object_path, for thousands of ports
+        return [young.get((table, n)) or object_path(table, n) for n in shown_names(names)]
+
+    @staticmethod
+    def _path_to(table, row):
+        """The path a reference to ``row`` shows: ``/`` for no row or one that is not shown."""
+        if row is None or not can_carry(row["name"]):
+            return NO_OBJECT
+        return object_path(table, row["name"])
+
+    def _shows(self, table, uuid, row):
+        """True if ``row`` is shown; warn once for a row not shown for its name."""
+        name = row["name"]
+        if can_carry(name):
+            self._hidden.discard((table, uuid))
+            return True
+        if (table, uuid) not in self._hidden:
+            self._hidden.add((table, uuid))
+            self.log.warn("{table} {uuid} is not shown on D-Bus: its name {name} holds what D-Bus cannot "
+                          "carry (NUL or a lone surrogate)", table=table, uuid=uuid, name=ascii(name[:256]))
+        return False
 
     def properties(self, replica, table, uuid):
         """``{name: (signature, value)}`` of the object for row ``uuid`` of ``table``."""
@@ -185,41 +260,41 @@ class TreeView:
             return {
                 "Name": ("s", row["name"]),
                 "Ports": ("ao", LazyPaths(self, replica, "Port", row["ports"])),
-                "FailMode": ("s", _optional(row["fail_mode"], "")),
-                "DatapathType": ("s", row["datapath_type"]),
-                "Controllers": ("as", sorted(controllers[c]["target"] for c in row["controller"]
-                                             if c in controllers)),
-                "ExternalIds": ("a{ss}", dict(row["external_ids"])),
-                "OtherConfig": ("a{ss}", dict(row["other_config"])),
+                "FailMode": ("s", carriable(_optional(row["fail_mode"], ""))),
+                "DatapathType": ("s", carriable(row["datapath_type"])),
+                "Controllers": ("as", _texts(sorted(controllers[c]["target"] for c in row["controller"]
+                                                    if c in controllers))),
+                "ExternalIds": ("a{ss}", _text_map(row["external_ids"])),
+                "OtherConfig": ("a{ss}", _text_map(row["other_config"])),
             }
         if table == "Port":
             bridge = self._port_bridge.get(uuid)
             bridge_row = replica.row("Bridge", bridge) if bridge else None
             return {
                 "Name": ("s", row["name"]),
-                "Bridge": ("o", object_path("Bridge", bridge_row["name"]) if bridge_row else NO_OBJECT),
+                "Bridge": ("o", self._path_to("Bridge", bridge_row)),
                 "Interfaces": ("ao", self._paths(replica, "Interface", row["interfaces"])),
                 "Tag": ("x", _optional(row["tag"], -1)),
                 "Trunks": ("ax", sorted(row["trunks"])),
-                "VlanMode": ("s", _optional(row["vlan_mode"], "")),
-                "BondMode": ("s", _optional(row["bond_mode"], "")),
-                "ExternalIds": ("a{ss}", dict(row["external_ids"])),
+                "VlanMode": ("s", carriable(_optional(row["vlan_mode"], ""))),
+                "BondMode": ("s", carriable(_optional(row["bond_mode"], ""))),
+                "ExternalIds": ("a{ss}", _text_map(row["external_ids"])),
             }
         port = self._interface_port.get(uuid)
         port_row = replica.row("Port", port) if port else None
         return {
             "Name": ("s", row["name"]),
-            "Port": ("o", object_path("Port", port_row["name"]) if port_row else NO_OBJECT),
-            "Type": ("s", row["type"]),
-            "Options": ("a{ss}", dict(row["options"])),
+            "Port": ("o", self._path_to("Port", port_row)),
+            "Type": ("s", carriable(row["type"])),
+            "Options": ("a{ss}", _text_map(row["options"])),
             "OfPort": ("x", _optional(row["ofport"], 0)),
             "MTU": ("x", _optional(row["mtu"], 0)),
-            "MacInUse": ("s", _optional(row["mac_in_use"], "")),
-            "AdminState": ("s", _optional(row["admin_state"], "")),
-            "LinkState": ("s", _optional(row["link_state"], "")),
-            "Error": ("s", _optional(row["error"], "")),
-            "Statistics": ("a{sx}", dict(row["statistics"])),
-            "ExternalIds": ("a{ss}", dict(row["external_ids"])),
+            "MacInUse": ("s", carriable(_optional(row["mac_in_use"], ""))),
+            "AdminState": ("s", carriable(_optional(row["admin_state"], ""))),
+            "LinkState": ("s", carriable(_optional(row["link_state"], ""))),
+            "Error": ("s", carriable(_optional(row["error"], ""))),
+            "Statistics": ("a{sx}", _text_map(row["statistics"], values_are_text=False)),
+            "ExternalIds": ("a{ss}", _text_map(row["external_ids"])),
         }
 
     # -- following changes -------------------------------------------------------
@@ -291,7 +366,9 @@ class TreeView:
             interface = KINDS[table][1]
             before = self.objects.get(key)
             row = replica.row(table, uuid)
-            if row is None:
+            if row is None or not self._shows(table, uuid, row):
+                if row is None:
+                    self._hidden.discard(key)
                 if before is not None:
                     del self.objects[key]
                     self._forget_path(before[0], key)
@@ -324,6 +401,8 @@ class TreeView:
         signals += sorted(Signal("PortAdded", (b, name("Port", p))) for b, p in added_ports)
         signals += sorted(Signal("InterfaceAdded", (name("Port", p), name("Interface", i)))
                           for p, i in added_ifaces)
+        # A signal names rows by name: none for a row whose name D-Bus cannot carry.
+        signals = [s for s in signals if can_carry("".join(s.args))]
         removed.reverse()  # interfaces first, bridges last
         return ViewDelta(added, removed, changed, signals)
 

@@ -417,3 +417,109 @@ class StringArrayTests(TestCase):
     def test_non_string_in_array(self):
         """A value that is not a string is refused, not encoded."""
         self.assertRaises(TypeError, encode_body, "as", [["a", 5]])
+
+
+class StringsDBusCannotCarryTests(TestCase):
+    """A D-Bus string is UTF-8 without NUL: dbus-daemon drops the connection of a sender that
+    breaks this, so the encoder must refuse such a string with a named error, never write it."""
+
+    BAD = ["ev\0il", "\0", "\ud800x", "a\udfff", "x" * 100 + "\0"]
+    #: Valid in D-Bus strings (dbus-daemon 1.14 and GLib 2.74 pass them on).
+    GOOD = ["nc\ufdd0", "\ufffe", "\uffff", "max\U0010ffff", "tab\there", "\x01\x7f", "é", ""]
+
+    def test_can_carry(self):
+        """NUL and lone surrogates cannot be carried; noncharacters, control and astral characters
+        can, and are encoded and read back unchanged."""
+        self.assertEqual([s for s in self.BAD if dbuswire.can_carry(s)], [])
+        self.assertEqual([s for s in self.GOOD if not dbuswire.can_carry(s)], [])
+        self.assertEqual(roundtrip("asas", [self.GOOD, list(reversed(self.GOOD))]),
+                         [self.GOOD, list(reversed(self.GOOD))])
+
+    def test_refused_in_every_place_a_string_goes(self):
+        """A string D-Bus cannot carry raises InvalidString (a ValueError, which the adapter
+        catches) as a string, an object path, in an array (the fast path), as a dict key or
+        value and in a variant; nothing is encoded."""
+        for bad in self.BAD:
+            for signature, value in [("s", bad), ("o", bad), ("as", ["ok", bad]), ("ao", [bad]),
+                                     ("a{ss}", {bad: "v"}), ("a{ss}", {"k": bad}), ("v", ("s", bad)),
+                                     ("a{sv}", {"k": ("as", [bad])})]:
+                with self.assertRaises(dbuswire.InvalidString, msg="%s %r" % (signature, value)):
+                    encode_body(signature, [value])
+
+    def test_refused_once_cached_as_good(self):
+        """A string refused in an array does not poison the chunk cache of good strings, and is
+        refused every time."""
+        encode_body("as", [["fine"]])
+        for _ in range(2):
+            self.assertRaises(dbuswire.InvalidString, encode_body, "as", [["fine", "ev\0il"]])
+        self.assertEqual(roundtrip("as", [["fine"]]), [["fine"]])
+
+    def test_error_text_is_made_carriable(self):
+        """An error's text quoting what D-Bus cannot carry (an OVSDB detail with a NUL) is sent
+        with U+FFFD in its place, instead of failing or breaking the connection."""
+        raw = dbuswire.error(7, 3, ":1.5", "org.x.Error.Bad", "details: a\0b \ud800")
+        message = parseMessage(raw, [])
+        self.assertIsInstance(message, ErrorMessage)
+        self.assertEqual(message.body, ["details: a\ufffdb \ufffd"])
+
+    def test_carriable(self):
+        """carriable() replaces each NUL and lone surrogate by U+FFFD and keeps everything else."""
+        self.assertEqual(dbuswire.carriable("a\0b\ud800\udc00c\ufdd0"), "a\ufffdb\ufffd\ufffdc\ufdd0")
+        good = "unchanged \ufffe"
+        self.assertIs(dbuswire.carriable(good), good)
+
+
+class StringCacheBoundTests(TestCase):
+    """Encoded strings are cached within a bound in bytes, whatever strings come and go."""
+
+    def setUp(self):
+        dbuswire._string_chunks.clear()
+        self.addCleanup(dbuswire._string_chunks.clear)
+
+    def test_fresh_large_names_stay_within_the_bound(self):
+        """Encoding 20 000 fresh names of 900 bytes each (18 MB of names) leaves the cache within
+        its byte bound, and the bytes encoded are right all along."""
+        cache = dbuswire._string_chunks
+        for i in range(0, 20000, 100):
+            names = ["%07d" % j + "n" * 893 for j in range(i, i + 100)]
+            body = encode_body("as", [names])
+            self.assertLessEqual(cache.size, cache.max_bytes)
+        self.assertEqual(bytes(body), b"".join(txdbus_marshal.marshal("as", [names])[1]))
+        self.assertLess(len(cache), 20000)
+
+    def test_huge_string_is_not_kept(self):
+        """A 2 MB name is encoded but not kept."""
+        name = "x" * (2 << 20)
+        self.assertEqual(roundtrip("as", [[name]]), [[name]])
+        self.assertIsNone(dbuswire._string_chunks.get(name))
+        self.assertEqual(dbuswire._string_chunks.size, 0)
+
+    def test_retained_memory_is_bounded(self):
+        """Measured with tracemalloc, what encoding 100 000 fresh names leaves allocated stays
+        under the cache's bound (the estimate of an entry's size is not too low)."""
+        import gc
+        import tracemalloc
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(0, 100000, 1000):
+            encode_body("as", [["port-%07d-%s" % (j, "x" * (j % 40)) for j in range(i, i + 1000)]])
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+        self.assertLess(retained, dbuswire._string_chunks.max_bytes)
+        self.assertGreater(retained, dbuswire._string_chunks.size / 2, "the estimate is far too high")
+
+    def test_working_set_within_the_bound_stays_cached(self):
+        """Strings read over and over (the ports of a bridge listed again and again) stay cached
+        when they fit in the bound, even when they fill more than one generation."""
+        cache = dbuswire.BoundedCache(max_bytes=1000, max_item_bytes=100)
+        for key in range(9):
+            cache.put(key, "v%d" % key, 100)
+        self.assertEqual([cache.get(k) for k in range(9)], ["v%d" % k for k in range(9)])
+        for _ in range(3):
+            for key in range(9):
+                self.assertEqual(cache.get(key), "v%d" % key)
+        cache.put("big", "x", 101)
+        self.assertIsNone(cache.get("big"))
+        self.assertLessEqual(cache.size, 1000)

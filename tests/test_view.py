@@ -12,9 +12,14 @@ import os
 import unittest
 import uuid
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.logger import Logger, LogLevel
 from twisted.trial.unittest import TestCase
 
+from ovsdbus import dbuswire, view
 from ovsdbus.api import OBJECT_PATH
+from ovsdbus.dbuswire import can_carry
 from ovsdbus.operations import MONITORED_COLUMNS
 from ovsdbus.replica import Replica
 from ovsdbus.schema import DatabaseSchema
@@ -27,6 +32,7 @@ from ovsdbus.view import (
     TreeView,
     escape_path_element,
     object_path,
+    shown_names,
     unescape_path_element,
 )
 
@@ -48,7 +54,10 @@ def load_schema():
 
 def U(table, name):
     """A stable uuid for the row of ``table`` called ``name`` (readable tests, fixed order)."""
-    return str(uuid.uuid5(_NAMESPACE, "%s/%s" % (table, name)))
+    key = "%s/%s" % (table, name)
+    if not can_carry(key):   # a lone surrogate has no UTF-8 form for uuid5 to hash
+        key = ascii(key)
+    return str(uuid.uuid5(_NAMESPACE, key))
 
 
 ROOT = U("Open_vSwitch", "")
@@ -568,3 +577,192 @@ class PathTests(TestCase):
         """A signal has a name and a tuple of string arguments, as the root interface declares."""
         s = Signal("PortAdded", ("br0", "p1"))
         self.assertEqual((s.name, s.args), ("PortAdded", ("br0", "p1")))
+
+
+# -- names and strings D-Bus cannot carry ------------------------------------------------------
+
+#: Names an OVSDB peer may send that D-Bus cannot carry: dbus-daemon drops a connection that
+#: sends a NUL, and a lone surrogate has no UTF-8 form.
+UNCARRIABLE_NAMES = ["ev\0il", "\ud800x", "a\udfff", "\0"]
+#: Names that look odd but D-Bus carries (checked against dbus-daemon 1.14 and GLib 2.74):
+#: noncharacters, control characters, astral characters.
+ODD_BUT_CARRIABLE_NAMES = ["nc\ufdd0", "\ufffe", "tab\there", "\x01", "max\U0010ffff", "\U0001f600"]
+
+
+def encodes(delta):
+    """Encode everything a delta makes the service send or answer, as ovsdbus.dbus does; raise
+    what the encoder raises."""
+    for p, _, props in delta.added:
+        dbuswire.signal(1, OBJECT_PATH, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded", "oa{sv}",
+                        [p, plain(props)])
+    for p, _, diff in delta.changed:
+        dbuswire.signal(1, p, "org.freedesktop.DBus.Properties", "PropertiesChanged", "sa{sv}as",
+                        ["i.x", plain(diff), []])
+    for p, _ in delta.removed:
+        dbuswire.signal(1, OBJECT_PATH, "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", "oas",
+                        [p, ["i.x"]])
+    for s in delta.signals:
+        dbuswire.signal(1, OBJECT_PATH, "org.openvswitch.ovsdb", s.name, "s" * len(s.args), list(s.args))
+
+
+class NamesDBusCannotCarryTests(_ViewTestCase):
+    """A row whose name D-Bus cannot carry is kept out of the tree and the signals, with one
+    warning; other strings D-Bus cannot carry are shown with U+FFFD in their place."""
+
+    def setUp(self):
+        super().setUp()
+        self.warnings = []
+        self.view.log = Logger(observer=self.warnings.append)
+
+    def warned_rows(self):
+        return sorted((e["table"], e["uuid"]) for e in self.warnings if e["log_level"] == LogLevel.warn)
+
+    def test_bridge_with_nul_in_its_name_is_not_shown(self):
+        """A bridge called "ev\\0il" (its local port and interface too) gives no object and no
+        signal, while bridge br0 of the same update shows as usual; each hidden row is logged
+        once, also when it changes later, and its deletion is silent too."""
+        delta = self.start(bridge_rows("br0"), bridge_rows("ev\0il"))
+        self.assertEqual([p for p, _, _ in delta.added],
+                         [path("bridge", "br0"), path("port", "br0"), path("interface", "br0")])
+        self.assertEqual(names_of(delta.signals), [
+            ("BridgeAdded", "br0"), ("PortAdded", "br0", "br0"), ("InterfaceAdded", "br0", "br0")])
+        self.assertEqual(self.warned_rows(), sorted([("Bridge", U("Bridge", "ev\0il")),
+                                                     ("Port", U("Port", "ev\0il")),
+                                                     ("Interface", U("Interface", "ev\0il"))]))
+        encodes(delta)
+
+        delta = self.apply({"Bridge": {U("Bridge", "ev\0il"): modify(external_ids=ovs_map({"k": "v"}))}})
+        self.assertEqual(delta, ([], [], [], []))
+        self.assertEqual(len(self.warned_rows()), 3, "a hidden row is logged once, not on every change")
+
+        delta = self.apply({"Open_vSwitch": {ROOT: modify(bridges=uuids(U("Bridge", "ev\0il")))},
+                            "Bridge": {U("Bridge", "ev\0il"): DELETE}, "Port": {U("Port", "ev\0il"): DELETE},
+                            "Interface": {U("Interface", "ev\0il"): DELETE}})
+        self.assertEqual(delta, ([], [], [], []))
+        self.assertEqual(sorted(p for p, _ in self.view.managed_objects().items()),
+                         sorted([path("bridge", "br0"), path("port", "br0"), path("interface", "br0")]))
+
+    def test_port_with_a_lone_surrogate_in_its_name_is_not_shown(self):
+        """A port called "\\ud800x" on br0 has no object and no PortAdded; br0's Ports leave it
+        out; an interface with a good name on it shows with Port '/'; removing the port from the
+        bridge gives no PortRemoved."""
+        br = bridge_rows("br0", ["p1"])
+        br["Port"][U("Port", "\ud800x")] = insert(name="\ud800x", interfaces=uuids(U("Interface", "i1")))
+        br["Interface"][U("Interface", "i1")] = insert(name="i1")
+        br["Bridge"][U("Bridge", "br0")]["insert"]["ports"] = uuids(U("Port", "br0"), U("Port", "p1"),
+                                                                    U("Port", "\ud800x"))
+        delta = self.start(br)
+        self.assertNotIn(path("port", "\ud800x"), [p for p, _, _ in delta.added])
+        self.assertEqual(self.props("Bridge", "br0")["Ports"], [path("port", "br0"), path("port", "p1")])
+        self.assertEqual(self.props("Interface", "i1")["Port"], NO_OBJECT)
+        self.assertEqual(sorted(names_of(delta.signals)), sorted([
+            ("BridgeAdded", "br0"), ("PortAdded", "br0", "br0"), ("PortAdded", "br0", "p1"),
+            ("InterfaceAdded", "br0", "br0"), ("InterfaceAdded", "p1", "p1")]))
+        encodes(delta)
+
+        delta = self.apply({"Bridge": {U("Bridge", "br0"): modify(ports=uuids(U("Port", "\ud800x")))},
+                            "Port": {U("Port", "\ud800x"): DELETE}, "Interface": {U("Interface", "i1"): DELETE}})
+        self.assertEqual(delta.signals, [])
+        self.assertEqual(delta.removed, [(path("interface", "i1"), INTERFACE_INTERFACE)])
+        encodes(delta)
+
+    def test_names_dbus_carries_are_shown_as_they_are(self):
+        """Noncharacters, control characters and astral characters are valid in D-Bus strings:
+        of bridges so named and bridges named with NUL or lone surrogates, exactly the former
+        show, by those very names."""
+        delta = self.start(*[bridge_rows(n) for n in ODD_BUT_CARRIABLE_NAMES + UNCARRIABLE_NAMES])
+        self.assertEqual(sorted(s.args[0] for s in delta.signals if s.name == "BridgeAdded"),
+                         sorted(ODD_BUT_CARRIABLE_NAMES))
+        for name in ODD_BUT_CARRIABLE_NAMES:
+            self.assertEqual(self.props("Bridge", name)["Name"], name)
+        self.assertEqual(len(self.warned_rows()), 3 * len(UNCARRIABLE_NAMES))
+        encodes(delta)
+
+    def test_other_strings_dbus_cannot_carry_are_replaced(self):
+        """A NUL or lone surrogate in any other string (map keys and values, the interface's
+        Error, a controller's target) shows as U+FFFD, and the object stays readable."""
+        c1 = U("Controller", "1")
+        br = bridge_rows("br0", ["p1"], external_ids=ovs_map({"k\0": "v\ud800"}), controller=uuids(c1))
+        br["Interface"][U("Interface", "p1")]["insert"].update(
+            error="bad\0thing", options=ovs_map({"peer": "x\udc80"}), statistics=ovs_map({"rx\0": 5}))
+        br["Port"][U("Port", "p1")]["insert"].update(vlan_mode="trunk", external_ids=ovs_map({"\0": "\0"}))
+        delta = self.start(merge(br, {"Controller": {c1: insert(target="tcp:\0")}}))
+        encodes(delta)
+        bridge = self.props("Bridge", "br0")
+        self.assertEqual((bridge["ExternalIds"], bridge["Controllers"]), ({"k\ufffd": "v\ufffd"}, ["tcp:\ufffd"]))
+        interface = self.props("Interface", "p1")
+        self.assertEqual((interface["Error"], interface["Options"], interface["Statistics"]),
+                         ("bad\ufffdthing", {"peer": "x\ufffd"}, {"rx\ufffd": 5}))
+        self.assertEqual(self.props("Port", "p1")["ExternalIds"], {"\ufffd": "\ufffd"})
+        self.assertEqual(self.warnings, [])
+
+        delta = self.apply({"Interface": {U("Interface", "p1"): modify(error="worse\ud800")}})
+        self.assertEqual(plain(delta.changed[0][2]), {"Error": ("s", "worse\ufffd")})
+
+    def test_shown_names(self):
+        """ListBridges and ListBridgePorts leave out the names D-Bus cannot carry (the same list
+        comes back when there is none, at no cost)."""
+        names = ["a", "br0"] + ODD_BUT_CARRIABLE_NAMES
+        self.assertIs(shown_names(names), names)
+        self.assertEqual(shown_names(sorted(names + UNCARRIABLE_NAMES)), sorted(names))
+        self.assertEqual(shown_names([]), [])
+
+
+@st.composite
+def name_trees(draw):
+    """Bridges with ports, named from an alphabet of characters D-Bus carries and ones it cannot."""
+    name = st.text(st.sampled_from(["a", "-", "\0", "\ud800", "\udfff", "\ufdd0", "\xe9", "\U0010ffff"]),
+                   min_size=1, max_size=4)
+    bridges = draw(st.lists(name, min_size=1, max_size=3, unique=True))
+    ports = draw(st.lists(name, max_size=4, unique=True))
+    strings = draw(st.lists(name, min_size=2, max_size=2))
+    return bridges, [p for p in ports if p not in bridges], strings
+
+
+class AnyNameTests(_ViewTestCase):
+    """Whatever names and strings OVSDB holds, everything the view says can be sent on D-Bus."""
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(name_trees())
+    def test_every_delta_encodes(self, tree):
+        """Bridges and ports of any names, with any strings in a map and the interface Error,
+        added and then deleted: every object, property change and signal encodes, and every
+        shown name is the row's own name."""
+        self.setUp()
+        bridges, ports, (key, value) = tree
+        rows = [bridge_rows(b, ports if i == 0 else (), external_ids=ovs_map({key: value}))
+                for i, b in enumerate(bridges)]
+        for b in rows:
+            for r in b["Interface"].values():
+                r["insert"]["error"] = value
+        delta = self.start(*rows)
+        encodes(delta)
+        shown = {props["Name"][1] for _, _, props in delta.added}
+        self.assertEqual(shown, {n for n in bridges + ports if can_carry(n)})
+        root = {"Open_vSwitch": {ROOT: modify(bridges=uuids(*[U("Bridge", b) for b in bridges]))}}
+        gone = {t: {U(t, n): DELETE for n in bridges + ports} for t in ("Port", "Interface")}
+        gone["Bridge"] = {U("Bridge", b): DELETE for b in bridges}
+        delta = self.apply(merge(root, gone))
+        encodes(delta)
+        self.assertEqual(self.view.objects, {})
+
+
+class CacheBoundTests(TestCase):
+    """The cache of object paths is bounded in bytes, whatever names come and go."""
+
+    def test_many_fresh_names_stay_within_the_bound(self):
+        """Paths of 200 000 fresh names (the ports of a busy host over time) keep the cache
+        within its byte bound, and a path it dropped is computed again, the same."""
+        first = object_path("Port", "fresh-%07d" % 0)
+        for i in range(200000):
+            object_path("Port", "fresh-%07d" % i)
+            self.assertLessEqual(view._paths.size, view._paths.max_bytes)
+        self.assertLess(len(view._paths), 200000)
+        self.assertEqual(object_path("Port", "fresh-%07d" % 0), first)
+
+    def test_long_name_is_not_kept(self):
+        """The path of a 2 MB name is not kept once it is made."""
+        name = "x" * (2 << 20)
+        p = object_path("Port", name)
+        self.assertEqual(p, OBJECT_PATH + "/port/" + "x" * (2 << 20))
+        self.assertIsNone(view._paths.get(("Port", name)))
