@@ -6,9 +6,11 @@ all requests share (are pipelined on) the one connection.  It knows nothing
 about reconnecting or about what the database means.
 """
 
+import json
 
 from ovsdbus.errors import ProtocolError, RpcError, transaction_error
 from ovsdbus.jsonrpc import JsonRpcProtocol
+from ovsdbus.schema import is_uuid
 
 #: Monitor methods from newest to oldest, with the update notification each one sends.
 MONITOR_METHODS = (
@@ -36,12 +38,23 @@ class MonitorStarted:
 class OvsdbClientProtocol(JsonRpcProtocol):
     """RFC 7047 client.
 
-    ``update_received(monitor_id, table_updates, version, last_txn_id)`` is called for
+    ``on_update(monitor_id, table_updates, version, last_txn_id)`` is called for
     every ``update``/``update2``/``update3`` notification; assign a callable to
     :attr:`on_update` to receive them.
+
+    An update notification is a protocol error (logged, connection dropped) when its
+    params are malformed, when it names a monitor this connection never started (or
+    whose cancellation the server confirmed), or when its method is not the one the
+    monitor's request promises (``monitor`` -> ``update``, ``monitor_cond`` ->
+    ``update2``, ``monitor_cond_since`` -> ``update3``): data meant for another monitor,
+    or in another format, would make the replica differ from the server.
     """
 
     on_update = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._monitors = {}   # monitor id as JSON text -> the update method it receives
 
     def list_dbs(self):
         """The names of the server's databases."""
@@ -71,8 +84,19 @@ class OvsdbClientProtocol(JsonRpcProtocol):
         params = [database, monitor_id, requests]
         if method == "monitor_cond_since":
             params.append(last_txn_id or "00000000-0000-0000-0000-000000000000")
+        key = _monitor_key(monitor_id)
+        registered = key not in self._monitors
+        if registered:
+            # From the request on: the server may send updates before its reply reaches us.
+            self._monitors[key] = dict(MONITOR_METHODS)[method]
         d = self.request(method, params)
-        d.addCallback(_monitor_started, method)
+
+        def failed(failure):
+            if registered:
+                self._monitors.pop(key, None)
+            return failure
+
+        d.addCallbacks(_monitor_started, failed, callbackArgs=(method,))
         return d
 
     def monitor_best(self, database, monitor_id, table_columns, last_txn_id=None):
@@ -98,23 +122,49 @@ class OvsdbClientProtocol(JsonRpcProtocol):
         return attempt()
 
     def monitor_cancel(self, monitor_id):
-        """Cancel a monitor."""
-        return self.request("monitor_cancel", [monitor_id])
+        """Cancel a monitor; once the server confirms, no more updates may come for it."""
+        d = self.request("monitor_cancel", [monitor_id])
+
+        def cancelled(result):
+            self._monitors.pop(_monitor_key(monitor_id), None)
+            return result
+
+        d.addCallback(cancelled)
+        return d
 
     def notification_received(self, method, params):
-        if method in ("update", "update2", "update3") and self.on_update is not None:
-            try:
-                if method == "update3":
-                    monitor_id, last_txn_id, updates = params
-                    version = 2
-                else:
-                    monitor_id, updates = params
-                    last_txn_id = None
-                    version = 1 if method == "update" else 2
-            except ValueError:
-                self.protocol_error(ProtocolError("malformed %s notification" % method))
-                return
+        if method not in ("update", "update2", "update3"):
+            return
+        try:
+            if method == "update3":
+                monitor_id, last_txn_id, updates = params
+                version = 2
+            else:
+                monitor_id, updates = params
+                last_txn_id = None
+                version = 1 if method == "update" else 2
+        except ValueError:
+            self.protocol_error(ProtocolError("malformed %s notification" % method))
+            return
+        if method == "update3" and not is_uuid(last_txn_id):
+            self.protocol_error(ProtocolError("update3 with a transaction id that is not a uuid: %.100r"
+                                              % (last_txn_id,)))
+            return
+        key = _monitor_key(monitor_id)
+        expected = self._monitors.get(key)
+        if expected is None:
+            self.protocol_error(ProtocolError("%s for monitor %.100s, which was not started" % (method, key)))
+            return
+        if method != expected:
+            self.protocol_error(ProtocolError("%s for monitor %.100s, which receives %s" % (method, key, expected)))
+            return
+        if self.on_update is not None:
             self.on_update(monitor_id, updates, version, last_txn_id)
+
+
+def _monitor_key(monitor_id):
+    """A monitor id (any JSON value) as a dict key."""
+    return json.dumps(monitor_id, sort_keys=True)
 
 
 def monitor_requests(table_columns, conditional=True):
@@ -131,7 +181,10 @@ def _monitor_started(result, method):
         if not (isinstance(result, list) and len(result) == 3):
             raise ProtocolError("malformed monitor_cond_since reply")
         found, last_txn_id, initial = result
-        return MonitorStarted(method, bool(found), last_txn_id, initial or {}, 2)
+        if not isinstance(found, bool) or not is_uuid(last_txn_id):
+            raise ProtocolError("monitor_cond_since reply without a boolean and a transaction id: %.200r"
+                                % (result[:2],))
+        return MonitorStarted(method, found, last_txn_id, initial or {}, 2)
     return MonitorStarted(method, False, None, result or {}, 1 if method == "monitor" else 2)
 
 

@@ -28,6 +28,8 @@ VSWITCH_SCHEMA_PATH = "/usr/share/openvswitch/vswitch.ovsschema"
 INTEGER, REAL, BOOLEAN, STRING, UUID = "integer", "real", "boolean", "string", "uuid"
 ATOMIC_TYPES = (INTEGER, REAL, BOOLEAN, STRING, UUID)
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+#: The range of an OVSDB integer (64-bit, signed).
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,7 +45,7 @@ class NamedUuid(str):
     __slots__ = ()
 
     def __new__(cls, name):
-        if not _ID_RE.match(name):
+        if not _ID_RE.fullmatch(name):
             raise SchemaError("invalid uuid-name %r" % name)
         return super().__new__(cls, name)
 
@@ -51,9 +53,14 @@ class NamedUuid(str):
         return "NamedUuid(%s)" % str.__repr__(self)
 
 
+def is_uuid(text):
+    """True if ``text`` is a uuid in its 36-character string form (either case)."""
+    return isinstance(text, str) and bool(_UUID_RE.fullmatch(text))
+
+
 def is_valid_id(name):
     """True if ``name`` matches OVSDB's ``<id>`` syntax (uuid-names, table and column names)."""
-    return bool(_ID_RE.match(name))
+    return bool(_ID_RE.fullmatch(name))
 
 
 class BaseType:
@@ -100,15 +107,21 @@ class BaseType:
             return [self.atom_from_wire(a) for a in json[1]]
         return [self.atom_from_wire(json)]
 
-    def atom_from_wire(self, json):
-        """Decode one ``<atom>`` of this type; raise SchemaError if it is not one."""
+    def atom_from_wire(self, json, named=True):
+        """Decode one ``<atom>`` of this type; raise SchemaError if it is not one.
+
+        An integer must fit OVSDB's 64 bits.  ``named``: accept a ``["named-uuid", name]``
+        (meaningful only inside a transaction; data from the server never holds one).
+        """
         t = self.type
         if t == STRING:
             if isinstance(json, str):
                 return json
         elif t == INTEGER:
             if isinstance(json, int) and not isinstance(json, bool):
-                return json
+                if INT64_MIN <= json <= INT64_MAX:
+                    return json
+                raise SchemaError("%r does not fit a 64-bit integer" % (json,))
         elif t == BOOLEAN:
             if isinstance(json, bool):
                 return json
@@ -116,9 +129,11 @@ class BaseType:
             if isinstance(json, (int, float)) and not isinstance(json, bool):
                 return float(json)
         elif isinstance(json, list) and len(json) == 2:
-            if json[0] == "uuid" and isinstance(json[1], str) and _UUID_RE.match(json[1]):
+            if json[0] == "uuid" and isinstance(json[1], str) and _UUID_RE.fullmatch(json[1]):
                 return json[1].lower()
             if json[0] == "named-uuid" and isinstance(json[1], str):
+                if not named:
+                    raise SchemaError("%r: a named uuid is only valid inside a transaction" % (json,))
                 return NamedUuid(json[1])
         raise SchemaError("%r is not a valid %s" % (json, t))
 
@@ -211,8 +226,14 @@ class ColumnType:
 
     # -- wire <-> Python ---------------------------------------------------
 
-    def from_wire(self, json):
-        """Decode a ``<value>`` of this type into its Python value."""
+    def from_wire(self, json, named=False):
+        """Decode a ``<value>`` of this type, as the server sends it, into its Python value.
+
+        Raises SchemaError for anything the type cannot hold: atoms of the wrong type, a
+        scalar or optional with the wrong number of atoms, a set with a repeated atom or a
+        map with a repeated key (ovsdb-server refuses both), a named uuid unless ``named``.
+        The schema's constraints (enum, range, length, set size) are :meth:`check`'s job.
+        """
         if self.is_map:
             if not (isinstance(json, list) and len(json) == 2 and json[0] == "map"
                     and isinstance(json[1], list)):
@@ -222,9 +243,11 @@ class ColumnType:
             for pair in json[1]:
                 if not (isinstance(pair, list) and len(pair) == 2):
                     raise SchemaError("%r is not a map pair" % (pair,))
-                result[key.atom_from_wire(pair[0])] = value.atom_from_wire(pair[1])
+                result[key.atom_from_wire(pair[0], named)] = value.atom_from_wire(pair[1], named)
+            if len(result) != len(json[1]):
+                raise SchemaError("map %r has a repeated key" % (json,))
             return result
-        atoms = self._atoms_from_wire(json)
+        atoms = self._atoms_from_wire(json, named)
         if self.is_scalar:
             if len(atoms) != 1:
                 raise SchemaError("%r is not a single %s" % (json, self.key.type))
@@ -235,12 +258,15 @@ class ColumnType:
             return atoms[0] if atoms else None
         return frozenset(atoms)
 
-    def _atoms_from_wire(self, json):
+    def _atoms_from_wire(self, json, named=False):
         if isinstance(json, list) and len(json) == 2 and json[0] == "set":
             if not isinstance(json[1], list):
                 raise SchemaError("%r is not a set" % (json,))
-            return [self.key.atom_from_wire(a) for a in json[1]]
-        return [self.key.atom_from_wire(json)]
+            atoms = [self.key.atom_from_wire(a, named) for a in json[1]]
+            if len(atoms) > 1 and len(set(atoms)) != len(atoms):
+                raise SchemaError("set %r has a repeated element" % (json,))
+            return atoms
+        return [self.key.atom_from_wire(json, named)]
 
     def to_wire(self, value):
         """Encode a Python value of this type as an OVSDB ``<value>``."""

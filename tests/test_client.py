@@ -7,6 +7,7 @@ import ujson
 from twisted.internet import task
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
@@ -300,6 +301,14 @@ class MonitorTests(ClientTestCase):
         self.reply(self.one_request(), {"Bridge": {}})
         self.failureResultOf(d, ProtocolError)
 
+    def test_monitor_cond_since_reply_with_bad_members(self):
+        """A monitor_cond_since reply whose "found" is not a boolean or whose transaction id is not
+        a uuid fails with ProtocolError (the id would be sent back to resume from)."""
+        for found, txn_id in [(1, TXN_ID), ("true", TXN_ID), (True, "x"), (False, None), (True, TXN_ID + "\n")]:
+            d = self.client.monitor_best("Open_vSwitch", "m1", COLUMNS)
+            self.reply(self.one_request(), [found, txn_id, {}])
+            self.failureResultOf(d, ProtocolError)
+
     def test_fallback_to_monitor_cond(self):
         """A server without monitor_cond_since ("unknown method") is asked with monitor_cond,
         [db, id, requests] with per-table request arrays; its reply is update2 format."""
@@ -383,26 +392,37 @@ class MonitorTests(ClientTestCase):
 class UpdateNotificationTests(ClientTestCase):
     """update, update2 and update3 notifications reach on_update with their format and txn id."""
 
+    def start_monitor(self, monitor_id="m1", method="monitor_cond"):
+        """Start a monitor the way the server sees it: request, then reply."""
+        d = self.client.monitor("Open_vSwitch", monitor_id, monitor_requests(COLUMNS), method)
+        request = self.one_request()
+        self.reply(request, [False, ZERO_UUID, {}] if method == "monitor_cond_since" else {})
+        self.successResultOf(d)
+
     def test_update3(self):
         """update3 [id, last-txn-id, updates] is delivered as version 2 with its transaction id."""
+        self.start_monitor(method="monitor_cond_since")
         updates = {"Bridge": {ROW_UUID: {"modify": {"name": "br1"}}}}
         self.server_sends({"method": "update3", "params": ["m1", TXN_ID, updates], "id": None})
         self.assertEqual(self.updates, [("m1", updates, 2, TXN_ID)])
 
     def test_update2(self):
         """update2 [id, updates] is delivered as version 2 without a transaction id."""
+        self.start_monitor()
         updates = {"Bridge": {ROW_UUID: {"delete": None}}}
         self.server_sends({"method": "update2", "params": ["m1", updates], "id": None})
         self.assertEqual(self.updates, [("m1", updates, 2, None)])
 
     def test_update(self):
-        """update [id, updates] is delivered as version 1."""
+        """update [id, updates] is delivered as version 1 (a monitor id may be any JSON value)."""
+        self.start_monitor(None, "monitor")
         updates = {"Bridge": {ROW_UUID: {"old": {"name": "br0"}, "new": {"name": "br1"}}}}
         self.server_sends({"method": "update", "params": [None, updates], "id": None})
         self.assertEqual(self.updates, [(None, updates, 1, None)])
 
     def test_updates_in_order(self):
         """Updates arriving together are delivered in the order the server sent them."""
+        self.start_monitor()
         messages = [{"method": "update2", "params": ["m1", {"Bridge": {ROW_UUID: {"modify": {"name": n}}}}],
                      "id": None} for n in ("a", "b", "c")]
         self.client.dataReceived(b"".join(ujson.dumps(m).encode() for m in messages))
@@ -410,6 +430,7 @@ class UpdateNotificationTests(ClientTestCase):
 
     def test_update_before_transact_reply(self):
         """The server sends a transaction's update before its reply; the update is seen first."""
+        self.start_monitor()
         order = []
         self.client.on_update = lambda *args: order.append("update")
         d = self.client.transact("Open_vSwitch", [INSERT])
@@ -420,26 +441,93 @@ class UpdateNotificationTests(ClientTestCase):
         self.client.dataReceived(ujson.dumps(update).encode() + ujson.dumps(reply).encode())
         self.assertEqual(order, ["update", "reply"])
 
+    def test_update_before_monitor_reply(self):
+        """An update that overtakes the monitor's reply (the request is out) is delivered."""
+        d = self.client.monitor("Open_vSwitch", "m1", monitor_requests(COLUMNS), "monitor_cond")
+        request = self.one_request()
+        self.server_sends({"method": "update2", "params": ["m1", {}], "id": None})
+        self.reply(request, {})
+        self.successResultOf(d)
+        self.assertEqual(self.updates, [("m1", {}, 2, None)])
+        self.assertFalse(self.transport.disconnecting)
+
     def test_other_notifications_ignored(self):
         """Notifications other than updates (locked, stolen...) do not reach on_update."""
         self.server_sends({"method": "locked", "params": ["lock"], "id": None})
         self.assertEqual(self.updates, [])
         self.assertFalse(self.transport.disconnecting)
 
-    def test_malformed_update3(self):
-        """An update3 with the wrong number of params breaks the connection and is not delivered."""
-        self.server_sends({"method": "update3", "params": ["m1", {}], "id": None})
+    def assert_refused(self, message, logged):
+        """``message`` from the server is not delivered; the connection drops with a logged error
+        naming ``logged``."""
+        events = []
+        self.client.log = Logger(observer=events.append)
+        self.server_sends(message)
         self.assertEqual(self.updates, [])
         self.assertTrue(self.transport.disconnecting)
+        errors = [formatEvent(e) for e in events if e["log_level"] == LogLevel.error]
+        self.assertTrue(any(logged in e for e in errors), errors)
+
+    def test_malformed_update3(self):
+        """An update3 with the wrong number of params breaks the connection and is not delivered."""
+        self.start_monitor(method="monitor_cond_since")
+        self.assert_refused({"method": "update3", "params": ["m1", {}], "id": None}, "malformed update3")
 
     def test_malformed_update2(self):
         """An update2 with the wrong number of params breaks the connection and is not delivered."""
-        self.server_sends({"method": "update2", "params": ["m1", TXN_ID, {}], "id": None})
-        self.assertEqual(self.updates, [])
-        self.assertTrue(self.transport.disconnecting)
+        self.start_monitor()
+        self.assert_refused({"method": "update2", "params": ["m1", TXN_ID, {}], "id": None},
+                            "malformed update2")
+
+    def test_update3_transaction_id_not_a_uuid(self):
+        """An update3 whose last-txn-id is not a uuid is refused: it would be sent back to the
+        server on the next reconnect as the point to resume from."""
+        self.start_monitor(method="monitor_cond_since")
+        self.assert_refused({"method": "update3", "params": ["m1", TXN_ID + "\n", {}], "id": None},
+                            "transaction id that is not a uuid")
+
+    def test_update_for_unknown_monitor(self):
+        """An update for a monitor this connection never started is a logged protocol error
+        that drops the connection (it could be our data under the wrong id), not ignored."""
+        self.start_monitor()
+        self.assert_refused({"method": "update2", "params": ["m2", {}], "id": None}, '"m2"')
+
+    def test_update_for_cancelled_monitor(self):
+        """Once the server confirmed monitor_cancel, an update for that monitor is refused."""
+        self.start_monitor()
+        d = self.client.monitor_cancel("m1")
+        self.reply(self.one_request(), {})
+        self.successResultOf(d)
+        self.assert_refused({"method": "update2", "params": ["m1", {}], "id": None}, "not started")
+
+    def test_update_for_refused_monitor(self):
+        """A monitor request the server refused leaves no monitor: its updates are refused."""
+        d = self.client.monitor("Open_vSwitch", "m1", monitor_requests(COLUMNS), "monitor_cond")
+        self.reply(self.one_request(), None, "unknown database")
+        self.failureResultOf(d, RpcError)
+        self.assert_refused({"method": "update2", "params": ["m1", {}], "id": None}, "not started")
+
+    def test_update_in_the_wrong_format(self):
+        """A version 1 update for a monitor_cond monitor (update2 format) is refused: read in the
+        wrong format it would change the wrong things."""
+        self.start_monitor()
+        self.assert_refused({"method": "update", "params": ["m1", {}], "id": None}, "receives update2")
+
+    def test_fallback_monitor_receives_its_own_format(self):
+        """After falling back from monitor_cond_since to monitor_cond, update2 is accepted and
+        update3 refused."""
+        d = self.client.monitor_best("Open_vSwitch", "m1", COLUMNS)
+        self.reply(self.one_request(), None, "unknown method")
+        self.reply(self.one_request(), {})
+        self.successResultOf(d)
+        self.server_sends({"method": "update2", "params": ["m1", {}], "id": None})
+        self.assertEqual(len(self.updates), 1)
+        del self.updates[:]
+        self.assert_refused({"method": "update3", "params": ["m1", TXN_ID, {}], "id": None}, "receives update2")
 
     def test_no_observer(self):
         """Without on_update, updates are dropped quietly and the connection stays up."""
+        self.start_monitor()
         self.client.on_update = None
         self.server_sends({"method": "update2", "params": ["m1", {}], "id": None})
         self.assertFalse(self.transport.disconnecting)

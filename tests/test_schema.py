@@ -13,6 +13,7 @@ from ovsdbus.schema import (
     DatabaseSchema,
     NamedUuid,
     SchemaError,
+    is_uuid,
     is_valid_id,
 )
 
@@ -81,6 +82,10 @@ class AtomTests(TestCase):
         ("uuid", ["named-uuid", "0abc"]),
         ("uuid", ["named-uuid", ""]),
         ("uuid", ["named_uuid", "x"]),
+        ("uuid", ["uuid", U1 + "\n"]),
+        ("uuid", ["named-uuid", "new_port\n"]),
+        ("integer", 2 ** 63),
+        ("integer", -2 ** 63 - 1),
     ]
 
     def test_good_atoms(self):
@@ -109,9 +114,16 @@ class AtomTests(TestCase):
         for good in ["a", "_x", "new_port", "Row1"]:
             self.assertEqual(str(NamedUuid(good)), good)
             self.assertTrue(is_valid_id(good))
-        for bad in ["", "1row", "port-eth0", "a b", "a.b", "\u00e9"]:
+        for bad in ["", "1row", "port-eth0", "a b", "a.b", "\u00e9", "row\n"]:
             self.assertRaises(SchemaError, NamedUuid, bad)
             self.assertFalse(is_valid_id(bad))
+
+    def test_is_uuid(self):
+        """is_uuid accepts the 36-character form in either case and nothing else."""
+        self.assertTrue(is_uuid(U1))
+        self.assertTrue(is_uuid(U1.upper()))
+        for bad in [U1 + "\n", U1[:-1], "x", None, 5, ["uuid", U1]]:
+            self.assertFalse(is_uuid(bad), bad)
 
     def test_unknown_atomic_type(self):
         """A schema naming an unknown atomic type is refused."""
@@ -190,6 +202,28 @@ class ValueTests(TestCase):
         """Values that do not fit the column type are refused with SchemaError."""
         for type_json, wire in self.BAD:
             self.assertRaises(SchemaError, column(type_json).from_wire, wire)
+
+    def test_from_wire_refuses_what_the_server_never_sends(self):
+        """A value from the server cannot hold a named uuid (only a transaction has them), a
+        repeated set element or a repeated map key (ovsdb-server refuses both)."""
+        cases = [
+            (UUID_SET, ["named-uuid", "p"]),
+            (OPTIONAL_UUID, ["set", [["named-uuid", "p"]]]),
+            (FLOW_TABLES, ["map", [[0, ["named-uuid", "t"]]]]),
+            (STRING_SET, ["set", ["a", "a"]]),
+            (UUID_SET, ["set", [["uuid", U1], ["uuid", U1.upper()]]]),
+            (STRING_MAP, ["map", [["a", "1"], ["a", "2"]]]),
+            (STRING_MAP, ["map", [["a", "1"], ["a", "1"]]]),
+        ]
+        for type_json, wire in cases:
+            self.assertRaises(SchemaError, column(type_json).from_wire, wire)
+        self.assertEqual(column(UUID_SET).from_wire(["named-uuid", "p"], named=True), frozenset(["p"]))
+
+    def test_diff_refuses_repeats(self):
+        """A modify diff with a repeated element or key is refused, not half-applied."""
+        self.assertRaises(SchemaError, column(STRING_SET).apply_diff, frozenset(), ["set", ["a", "a"]])
+        self.assertRaises(SchemaError, column(STRING_MAP).apply_diff, {}, ["map", [["a", "1"], ["a", "2"]]])
+        self.assertRaises(SchemaError, column(UUID_SET).apply_diff, frozenset(), ["named-uuid", "p"])
 
     def test_round_trip(self):
         """Encoding a decoded value and decoding it again gives the same value."""
