@@ -10,6 +10,13 @@ the whole update has been applied.
 While no connection is prepared, :meth:`OvsdbConnection.transact` fails at once
 with :class:`~ovsdbus.errors.Disconnected` (callers are never left hanging), and
 :attr:`OvsdbConnection.synced` is false.
+
+A request that ovsdb-server leaves unanswered for ``request_timeout`` seconds makes
+the connection count as lost at that moment (:meth:`~ovsdbus.jsonrpc.JsonRpcProtocol.drop`):
+``synced`` turns false, state observers hear it, and only then does the request fail
+with :class:`~ovsdbus.errors.Timeout`.  A write that timed out cannot be cancelled
+and may still be committed; the next connection's monitor brings whatever the server
+did to the replica and to the observers, like a change by any other writer.
 """
 
 from twisted.application.internet import ClientService, backoffPolicy
@@ -173,7 +180,10 @@ class OvsdbConnection(Service):
         def failed(failure):
             self._failed_preparations += 1
             if self.running:
-                self.log.error("preparing the connection to ovsdb-server failed: {error}", error=failure.value)
+                if failure.check(Timeout, Disconnected):   # the server is unresponsive or went away
+                    self.log.warn("preparing the connection to ovsdb-server failed: {error}", error=failure.value)
+                else:
+                    self.log.error("preparing the connection to ovsdb-server failed: {error}", error=failure.value)
             protocol.disconnect()
 
         d.addErrback(failed)
@@ -221,11 +231,9 @@ class OvsdbConnection(Service):
         try:
             changes = self.replica.apply_update(updates, version)
         except Exception as e:
-            # The replica is unchanged but no longer in step: stop serving from it at once,
-            # and let a fresh connection resync it.
-            self._protocol = None
-            self._notify_state(False)
-            self._fail_change_waiters()
+            # The replica is unchanged but no longer in step.  A protocol error gives the
+            # connection up at once (on_disconnect fires now, so _lost stops serving from
+            # the replica before this returns); a fresh connection resyncs it.
             protocol.protocol_error(e)
             return
         if last_txn_id is not None:
@@ -239,7 +247,12 @@ class OvsdbConnection(Service):
 
         Fires with the result list once the reply is in, by which time the replica
         already holds the transaction's changes (the server sends monitor updates
-        before the reply).  Fails with Disconnected when not synced.
+        before the reply).  Fails with Disconnected when not synced or when the
+        connection is lost before the reply, and with Timeout when the server does not
+        answer in time; in both cases :attr:`synced` is already false when the
+        Deferred fails, and the transaction may or may not be committed: once synced
+        again, the replica shows which (a commit that comes later still reaches it,
+        as an ordinary change).
         """
         if self._protocol is None:
             return defer.fail(Disconnected("not connected to ovsdb-server"))

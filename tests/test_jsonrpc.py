@@ -7,6 +7,7 @@ import ujson
 from twisted.internet import defer, task
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
@@ -168,17 +169,6 @@ class RequestTests(JsonRpcTestCase):
         self.assertEqual(error.details, "Nope is not a valid database name")
         self.assertIn("Nope is not a valid database name", str(error))
 
-    def test_reply_to_unknown_id_ignored(self):
-        """A reply nobody waits for is dropped without disturbing pending requests."""
-        d = self.protocol.request("m", [])
-        (sent,) = self.peer.received()
-        self.peer.reply(sent["id"] + 1000, "stray")
-        self.peer.reply("not-ours", "stray")
-        self.assertNoResult(d)
-        self.assertFalse(self.transport.disconnecting)
-        self.peer.reply(sent["id"], "mine")
-        self.assertEqual(self.successResultOf(d), "mine")
-
     def test_notify(self):
         """A notification goes out with "id": null and expects no reply."""
         self.protocol.notify("hello", [1])
@@ -279,13 +269,14 @@ class DisconnectTests(JsonRpcTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_on_disconnect_fires(self):
-        """on_disconnect fires once the connection is gone, after requests were failed."""
+        """on_disconnect fires once the connection is gone, with no request outstanding any more, and
+        before the requests fail: whoever hears Disconnected finds the connection already known down."""
+        events = []
         d = self.protocol.request("m", [])
-        seen = []
-        self.protocol.on_disconnect.addCallback(lambda _: seen.append(self.protocol.outstanding))
+        d.addErrback(lambda f: events.append(f.type))
+        self.protocol.on_disconnect.addCallback(lambda _: events.append(("down", self.protocol.outstanding)))
         self.lose_connection()
-        self.failureResultOf(d, Disconnected)
-        self.assertEqual(seen, [0])
+        self.assertEqual(events, [("down", 0), Disconnected])
 
     def test_new_request_from_errback_fails(self):
         """Code that retries from its Disconnected errback gets Disconnected at once, not a hang."""
@@ -317,15 +308,43 @@ class TimeoutTests(JsonRpcTestCase):
         self.clock.advance(2)
         self.failureResultOf(d, Timeout)
 
-    def test_late_reply_ignored(self):
-        """A reply after the timeout is ignored: no error, no second result, connection kept."""
+    def test_timeout_drops_the_connection_first(self):
+        """A timeout means the server is unresponsive: the connection is given up (transport aborted,
+        ``connected`` false, on_disconnect fired) before the caller hears Timeout, so whoever reacts
+        to the Timeout already sees the connection down."""
+        events = []
+        d = self.protocol.request("transact", [], timeout=1)
+        self.protocol.on_disconnect.addCallback(lambda _: events.append(("disconnect", self.protocol.connected)))
+        d.addErrback(lambda f: events.append((f.type.__name__, self.protocol.connected)))
+        self.clock.advance(1)
+        self.assertEqual(events, [("disconnect", False), ("Timeout", False)])
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_late_reply_is_not_taken(self):
+        """A reply arriving after the timeout (already on its way) is not read: nothing is answered,
+        and the caller's Timeout stays the only outcome."""
         d = self.protocol.request("m", [], timeout=1)
         (sent,) = self.peer.received()
         self.clock.advance(1)
         self.failureResultOf(d, Timeout)
         self.peer.reply(sent["id"], "late")
-        self.assertFalse(self.transport.disconnecting)
+        self.peer.send({"method": "echo", "params": [], "id": "server-probe"})
+        self.assertEqual(self.peer.received(), [])
         self.assertEqual(self.protocol.outstanding, 0)
+
+    def test_requests_after_a_timeout_fail_at_once(self):
+        """Once a request timed out, new requests (even from the Timeout errback) fail with
+        Disconnected at once and send nothing: they would go to the unresponsive server."""
+        retried = []
+        d = self.protocol.request("m", [], timeout=1)
+        d.addErrback(lambda f: retried.append(self.protocol.request("again", [])))
+        self.peer.received()
+        self.clock.advance(1)
+        self.failureResultOf(retried[0], Disconnected)
+        self.failureResultOf(self.protocol.request("later", []), Disconnected)
+        self.assertEqual(self.peer.received(), [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_reply_cancels_timer(self):
         """A request answered in time leaves no timer behind."""
@@ -346,16 +365,17 @@ class TimeoutTests(JsonRpcTestCase):
         self.failureResultOf(d, RpcError)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def test_timeout_of_one_request_only(self):
-        """A request timing out does not disturb others with a longer deadline."""
+    def test_timeout_fails_the_other_requests_with_disconnected(self):
+        """When one request times out, the others still waiting on the connection fail at that moment
+        with Disconnected (their outcome is as unknown), not after their own, longer deadline."""
         short = self.protocol.request("short", [], timeout=1)
         long_ = self.protocol.request("long", [], timeout=5)
-        ids = {m["method"]: m["id"] for m in self.peer.received()}
         self.clock.advance(1)
         self.failureResultOf(short, Timeout)
-        self.assertNoResult(long_)
-        self.peer.reply(ids["long"], "fine")
-        self.assertEqual(self.successResultOf(long_), "fine")
+        error = self.failureResultOf(long_, Disconnected).value
+        self.assertIn("short got no reply within 1s", str(error))
+        self.assertEqual(self.protocol.outstanding, 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
 class NoTimeoutTests(JsonRpcTestCase):
@@ -393,15 +413,53 @@ class ProbeTests(JsonRpcTestCase):
 
     def test_continued_silence_disconnects(self):
         """If the peer does not answer the echo within another interval, the connection is dropped."""
-        d = self.protocol.request("m", [])
         self.clock.advance(5)
         self.clock.advance(4.9)
         self.assertFalse(self.transport.disconnecting)
         self.clock.advance(0.1)
         self.assertTrue(self.transport.disconnecting)
         self.lose_connection()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_unanswered_probe_fails_requests_at_once(self):
+        """When the probe gives up on a silent peer, waiting requests fail with Disconnected at that
+        moment, not when the transport has finished closing."""
+        d = self.protocol.request("m", [])
+        self.clock.advance(5)
+        self.assertNoResult(d)
+        self.clock.advance(5)
+        self.assertTrue(self.transport.disconnecting)
+        self.assertFalse(self.protocol.connected)
         self.failureResultOf(d, Disconnected)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_probe_replies_answered_out_of_order(self):
+        """Replies to several echo probes are all taken, in any order, while data keeps the
+        connection alive; a second reply to the same probe is a protocol error."""
+        ids = []
+        for _ in range(3):
+            self.clock.advance(5)
+            (probe,) = self.probes()
+            ids.append(probe["id"])
+            self.peer.send({"method": "update2", "params": ["m", {}], "id": None})
+        for probe_id in reversed(ids):
+            self.peer.reply(probe_id, [])
+        self.assertFalse(self.transport.disconnecting)
+        self.peer.reply(ids[0], [])
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_peer_that_never_answers_probes_is_dropped(self):
+        """A peer that keeps sending other messages but never answers an echo probe is dropped after
+        MAX_UNANSWERED_PROBES probes (its unanswered ids are not kept forever)."""
+        limit = self.protocol.MAX_UNANSWERED_PROBES
+        for _ in range(limit):
+            self.clock.advance(5)
+            self.peer.send({"method": "update2", "params": ["m", {}], "id": None})
+        self.assertEqual(len(self.probes()), limit)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(5)
+        self.assertEqual(self.probes(), [])
+        self.assertTrue(self.transport.disconnecting)
 
     def test_echo_reply_keeps_connection(self):
         """A peer that answers the probes keeps the connection for as long as it likes."""
@@ -510,3 +568,86 @@ class RobustnessTests(TestCase):
         self.assertTrue(self.transport.disconnecting)
         self.protocol.connectionLost(None)
         self.failureResultOf(d)
+
+
+class ReplyIdTests(JsonRpcTestCase):
+    """A reply must answer a request that was sent and is still waiting; any other id is a logged
+    protocol error that drops the connection (ovsdbus then reconnects and resyncs)."""
+
+    request_timeout = 30
+
+    def setUp(self):
+        super().setUp()
+        self.events = []
+        self.protocol.log = Logger(observer=self.events.append)
+        self.waiting = self.protocol.request("transact", [])
+        (self.sent,) = self.peer.received()
+
+    def assertDroppedFor(self, reply_id, reason):
+        """The reply with ``reply_id`` dropped the connection at once, failed the waiting request with
+        Disconnected, and logged an error naming ``reason``."""
+        self.peer.send({"id": reply_id, "result": ["bogus"], "error": None})
+        self.assertTrue(self.transport.disconnecting)
+        self.assertFalse(self.protocol.connected)
+        self.failureResultOf(self.waiting, Disconnected)
+        errors = [formatEvent(e) for e in self.events if e["log_level"] == LogLevel.error]
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn(reason, errors[0])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_unknown_id(self):
+        """A reply to a positive id never sent (the next one, or far beyond) is a protocol error."""
+        self.assertDroppedFor(self.sent["id"] + 1, "reply to id %d, which was never sent" % (self.sent["id"] + 1))
+
+    def test_negative_id(self):
+        """A reply to a negative id (ids sent start at 1) is a protocol error."""
+        self.assertDroppedFor(-1, "reply to id -1, which was never sent")
+
+    def test_zero_id(self):
+        """A reply to id 0 (never sent: ids start at 1) is a protocol error."""
+        self.assertDroppedFor(0, "reply to id 0, which was never sent")
+
+    def test_huge_id(self):
+        """A reply to an id beyond 64 bits is a protocol error."""
+        self.assertDroppedFor(2 ** 70, "reply to id %d, which was never sent" % 2 ** 70)
+
+    def test_float_id(self):
+        """A reply whose id is a float, even one equal to the id sent, is a protocol error: only the
+        integer sent is the same id."""
+        self.assertDroppedFor(float(self.sent["id"]), "reply with id %s, which was never sent"
+                              % ujson.dumps(float(self.sent["id"])))
+
+    def test_string_id(self):
+        """A reply whose id is a string, even the digits of the id sent, is a protocol error."""
+        self.assertDroppedFor(str(self.sent["id"]), 'reply with id "%d", which was never sent' % self.sent["id"])
+
+    def test_long_string_id_is_cut_in_the_log(self):
+        """A reply with a long string id is a protocol error whose log line shows only its start."""
+        self.assertDroppedFor("x" * 10000, 'reply with id "xxxxx')
+        self.assertNotIn("x" * 100, formatEvent(self.events[-1]))
+
+    def test_boolean_id(self):
+        """A reply with id true (which Python would take for 1) is a protocol error."""
+        self.assertDroppedFor(True, "reply with id true, which was never sent")
+
+    def test_null_id(self):
+        """A reply with id null (the id of a notification, which gets no reply) is a protocol error."""
+        self.assertDroppedFor(None, "reply with id null, which was never sent")
+
+    def test_already_answered_id(self):
+        """A second reply to a request already answered is a protocol error: the peer has lost
+        track of the conversation, so no later reply can be trusted to be matched right."""
+        self.peer.reply(self.sent["id"], "first")
+        self.assertEqual(self.successResultOf(self.waiting), "first")
+        self.waiting = self.protocol.request("transact", [])
+        self.peer.received()
+        self.assertDroppedFor(self.sent["id"], "reply to id %d, which was already answered" % self.sent["id"])
+
+    def test_good_reply_in_the_same_chunk_after_a_bad_one_is_not_taken(self):
+        """Messages after the bad reply, even in the same read, are not taken."""
+        good = self.protocol.request("m", [])
+        (sent,) = self.peer.received()
+        self.protocol.dataReceived(ujson.dumps({"id": "bogus", "result": 1, "error": None}).encode()
+                                   + ujson.dumps({"id": sent["id"], "result": 2, "error": None}).encode())
+        self.failureResultOf(good, Disconnected)
+        self.failureResultOf(self.waiting, Disconnected)

@@ -929,9 +929,10 @@ class ReconnectTests(TestCase):
     @defer.inlineCallbacks
     def test_frozen_server_times_out(self):
         """With ``--timeout 1``, a write to an ovsdb-server that stopped answering (but keeps its socket
-        open) fails with Timeout after about a second; reads still answer from the last known state.
-        Once the server runs again, the service agrees with it and writes work.  A Timeout does not
-        say whether the write happened: the server may still commit it."""
+        open) fails with Timeout after about a second, and by then ovsdbus has given the connection up:
+        Connected is false and reads answer Disconnected rather than from a replica that no longer
+        moves.  Once the server runs again, the service agrees with it and writes work.  A Timeout does
+        not say whether the write happened: the resync shows whether the server committed it."""
         yield self.start(service_args=("--timeout", "1"))
         yield call(self.client, "CreateBridge", "s", "br0")
         pid = self.stack.ovsdb.pid
@@ -942,7 +943,8 @@ class ReconnectTests(TestCase):
         elapsed = time.monotonic() - started
         self.assertEqual(name, TIMEOUT)
         self.assertTrue(0.9 <= elapsed < 5, elapsed)
-        self.assertEqual((yield call(self.client, "ListBridges")), ["br0"])
+        self.assertIs((yield self.connected()), False)
+        self.assertEqual((yield call_error(self.client, "ListBridges")), DISCONNECTED)
 
         _continue(pid)
 
@@ -1088,7 +1090,7 @@ class PluginTests(TestCase):
             (["--ovsdb", "unix:"], "--ovsdb:"),
             (["--ovsdb", ""], "--ovsdb: no remote given"),
             (["--ovsdb", "tcp:127.0.0.1:notaport"], "--ovsdb:"),
-            (["--ovsdb", "ssl:127.0.0.1:6640"], "--ovsdb: ssl remotes are not supported"),
+            (["--ovsdb", "ssl:127.0.0.1:6640"], "--ovsdb: ssl remotes need --private-key"),
             (["--timeout", "0"], "must be > 0"),
             (["--probe-interval", "-1"], "--probe-interval"),
             (["--no-such-option"], "--no-such-option"),
