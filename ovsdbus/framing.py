@@ -27,13 +27,27 @@ def encode_value(value):
     return ujson.dumps(value, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8") + b"\n"
 
 
+class FramingError(ProtocolError):
+    """The byte stream is not a sequence of JSON texts within the size bound.
+
+    ``texts`` are the complete texts that came before the error in the same chunk: they
+    are delivered as they would have been had the chunk been split before the error,
+    so how a stream is split never changes what is delivered.
+    """
+
+    def __init__(self, message, texts=()):
+        super().__init__(message)
+        self.texts = list(texts)
+
+
 class JSONValueSplitter:
     """Incrementally split bytes into complete top-level JSON texts.
 
     Feed it with :meth:`feed`; it returns the raw texts completed by that chunk.
     Only objects and arrays are accepted at the top level (all that OVSDB sends).
-    Raises :class:`ProtocolError` for a text larger than ``max_value_size`` bytes or
-    for anything else than whitespace between texts.
+    Raises :class:`FramingError` (a :class:`ProtocolError`) for a text larger than
+    ``max_value_size`` bytes or for anything else than whitespace between texts; the
+    splitter is unusable after that.
     """
 
     def __init__(self, max_value_size=DEFAULT_MAX_VALUE_SIZE):
@@ -80,7 +94,7 @@ class JSONValueSplitter:
                 if pos == end:
                     break
                 if buf[pos] not in b"{[":
-                    raise ProtocolError("unexpected byte %r between JSON texts" % bytes(buf[pos:pos + 1]))
+                    raise FramingError("unexpected byte %r between JSON texts" % bytes(buf[pos:pos + 1]), texts)
                 start_of_text = pos
                 if start_of_text > start:
                     start = start_of_text
@@ -99,7 +113,7 @@ class JSONValueSplitter:
                 depth -= 1
                 if depth == 0:
                     if pos - start > self.max_value_size:
-                        raise ProtocolError("JSON text exceeds %d bytes" % self.max_value_size)
+                        raise FramingError("JSON text exceeds %d bytes" % self.max_value_size, texts)
                     texts.append(bytes(buf[start:pos]))
                     start = pos
         # Drop what has been consumed (complete texts and leading whitespace).
@@ -113,7 +127,7 @@ class JSONValueSplitter:
         self._depth = depth
         self._in_string = in_string
         if len(buf) > self.max_value_size:
-            raise ProtocolError("JSON text exceeds %d bytes" % self.max_value_size)
+            raise FramingError("JSON text exceeds %d bytes" % self.max_value_size, texts)
         return texts
 
 
@@ -148,10 +162,11 @@ class JSONStreamProtocol(Protocol):
                     self.value_received(value)
                     return
         try:
-            texts = self._splitter.feed(data)
-        except ProtocolError as e:
-            self.protocol_error(e)
-            return
+            texts, error = self._splitter.feed(data), None
+        except FramingError as e:
+            # The texts completed before the error are delivered first, as they would be
+            # from a read that ended before the bad byte.
+            texts, error = e.texts, e
         for text in texts:
             if self._broken:
                 return
@@ -161,6 +176,8 @@ class JSONStreamProtocol(Protocol):
                 self.protocol_error(ProtocolError("malformed JSON: %s" % e))
                 return
             self.value_received(value)
+        if error is not None and not self._broken:
+            self.protocol_error(error)
 
     def protocol_error(self, error):
         """Log ``error`` and drop the connection; nothing more is read from it."""

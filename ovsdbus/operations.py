@@ -58,25 +58,67 @@ def check_lookup_name(name, what="name"):
         raise InvalidArgs("%s is longer than %d bytes" % (what, MAX_LOOKUP_BYTES))
 
 
+#: The bytes Linux's isspace() is true for (lib/ctype.c ``_ctype``: ``_S``): tab, newline, vertical
+#: tab, form feed, carriage return, space, and 0xA0, Latin-1's no-break space.  The kernel tests
+#: each byte of a name on its own, so 0xA0 inside a multibyte UTF-8 character counts too
+#: (``à`` is c3 a0, ``†`` e2 80 a0).
+KERNEL_SPACE_BYTES = frozenset(b"\t\n\v\f\r \xa0")
+
+
+def _byte_refused(byte):
+    """Why a byte may not be in a new name, or None."""
+    if byte in b"/:":
+        return "Linux forbids it"
+    if byte in KERNEL_SPACE_BYTES:
+        return "Linux takes it as whitespace"
+    if byte == 0x25:  # %
+        return "Linux takes the name as a template (br%d) for a name of its own choosing"
+    if byte < 0x20 or byte == 0x7F:
+        return "it is a control character"
+    return None
+
+
 def check_name(name, what="name"):
     """Raise InvalidArgs unless ``name`` is a name Linux accepts for a network device.
 
     Bridges and ports become network devices (a bridge's local port is an internal
-    interface of its name), so their names follow the kernel's rule (dev_valid_name):
-    1 to 15 bytes, not ``.`` or ``..``, no ``/``, ``:``, whitespace or control character;
-    and no ``%``, which the kernel would take as a template for a name of its own choosing.
+    interface of its name), so their names follow the kernel's rule (``dev_valid_name()``
+    in net/core/dev.c), applied as the kernel applies it, byte by byte to the UTF-8
+    encoding: 1 to 15 bytes, not ``.`` or ``..``, and no byte that is ``/``, ``:`` or
+    kernel whitespace (:data:`KERNEL_SPACE_BYTES`, which includes 0xA0: ``tà`` and ``t†``
+    are refused).  Beyond the kernel's rule, ovsdbus also refuses:
+
+    - ``%``: the kernel takes a name with ``%`` as a template (``__dev_alloc_name``): for one
+      ``%d`` it makes up a name of its own, so the device would not be called ``name``, and any
+      other ``%`` is refused (EINVAL) when the device is created;
+    - ASCII control characters (0x00-0x1F, 0x7F): the kernel refuses only some of them, and
+      a NUL would silently cut the device name short of the name in the database;
+    - any other Unicode whitespace (U+0085, U+2028, U+3000, ...): the kernel lets it through
+      but such a name looks like a different one in every log and in ovs-vsctl's output;
+    - text that is not valid Unicode (lone surrogates), which has no UTF-8 encoding.
     """
     if not isinstance(name, str) or not name:
         raise InvalidArgs("%s must not be empty" % what)
-    size = len(name.encode("utf-8", "surrogatepass"))
-    if size > MAX_NAME_BYTES:
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgs("%s %r is not valid Unicode text" % (what, name[:64])) from None
+    if len(encoded) > MAX_NAME_BYTES:
         raise InvalidArgs("%s %r is %d bytes long; network device names have at most %d"
-                          % (what, name[:64], size, MAX_NAME_BYTES))
+                          % (what, name[:64], len(encoded), MAX_NAME_BYTES))
     if name in (".", ".."):
         raise InvalidArgs("%s must not be %r" % (what, name))
+    for byte in encoded:
+        why = _byte_refused(byte)
+        if why is not None:
+            ch = next(c for c in name if byte in c.encode("utf-8"))
+            where = "" if ord(ch) < 0x80 else " (in %r, UTF-8 %s)" % (ch, ch.encode("utf-8").hex(" "))
+            raise InvalidArgs("%s %r contains byte 0x%02x%s, which network device names may not: %s"
+                              % (what, name, byte, where, why))
     for ch in name:
-        if ch in "/:%" or ch.isspace() or ord(ch) < 32 or ord(ch) == 127:
-            raise InvalidArgs("%s %r contains %r, which network device names may not" % (what, name, ch))
+        if ch.isspace():
+            raise InvalidArgs("%s %r contains the whitespace character U+%04X, which would make the name "
+                              "look like another" % (what, name, ord(ch)))
 
 
 # -- reads ---------------------------------------------------------------------

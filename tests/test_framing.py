@@ -209,6 +209,15 @@ class BrokenPeerTests(TestCase):
             self.assertClosed(transport)
             self.assertEqual(protocol.values, [{"a": 1}], garbage)
 
+    def test_values_before_an_error_in_the_same_read(self):
+        """Values that complete before a framing error in the same read are delivered, as they are
+        when the bad bytes come in a later read; then the connection is closed."""
+        for bad in [b"x", b"]", b'{"b":"' + b"x" * 100, b'{"b":"' + b"x" * 100 + b'"}']:
+            protocol, transport = connect(max_value_size=64)
+            protocol.dataReceived(b'{"a":1} [2]\n' + bad + b'{"c":3}')
+            self.assertEqual(protocol.values, [{"a": 1}, [2]], bad)
+            self.assertClosed(transport)
+
     def test_garbage_before_first_value(self):
         """A peer that does not speak JSON at all (say an HTTP client) is disconnected."""
         protocol, transport = connect()
