@@ -2,17 +2,23 @@
 
 import grp
 import os
+import signal
+import sys
 
 from twisted.application.service import MultiService
+from twisted.internet.error import ReactorNotRunning
+from twisted.logger import Logger
 from twisted.python import usage
 
 from ovsdbus.authorization import POLKIT_MODES, Policy
 from ovsdbus.connection import OvsdbConnection
 from ovsdbus.framing import DEFAULT_MAX_VALUE_SIZE
 from ovsdbus.operations import MONITORED_COLUMNS, Operations
-from ovsdbus.remotes import DEFAULT_REMOTE, parse_remotes, remotes_endpoint
+from ovsdbus.remotes import DEFAULT_REMOTE, TlsFiles, TlsSetupError, parse_remotes, remotes_endpoint, tls_context
 
 DEFAULT_PROBE_INTERVAL = 5.0
+
+log = Logger()
 
 
 def _positive(text):
@@ -34,7 +40,19 @@ class Options(usage.Options):
     optParameters = [
         ["ovsdb", None, DEFAULT_REMOTE,
          "ovsdb-server remote(s) in OVS syntax: unix:PATH, tcp:HOST:PORT, ssl:HOST:PORT, or a "
-         "comma-separated list tried in turn."],
+         "comma-separated list tried in turn. ssl: needs --private-key, --certificate and --ca-cert "
+         "(or --bootstrap-ca-cert)."],
+        ["private-key", "p", None, "For ssl: remotes, the PEM file with ovsdbus's private key (as ovs-vsctl's)."],
+        ["certificate", "c", None,
+         "For ssl: remotes, the PEM file with the certificate of --private-key, signed by a CA ovsdb-server "
+         "trusts (ovsdb-server requires a client certificate)."],
+        ["ca-cert", "C", None,
+         "For ssl: remotes, the PEM file with the CA certificate ovsdb-server's certificate must be signed by. "
+         "As with ovs-vsctl, only that is checked, not the host name (OVS certificates name none)."],
+        ["bootstrap-ca-cert", None, None,
+         "Instead of --ca-cert: use this PEM file as the CA certificate if it exists; if not, trust the CA "
+         "certificate ovsdb-server sends on the first connection (ovsdb-server --peer-ca-cert), save it here "
+         "and reconnect. Exposes that first connection to a man in the middle, as in OVS."],
         ["bus", None, "system", "D-Bus bus: system, session, or a D-Bus address such as unix:path=/run/x/bus."],
         ["timeout", None, 30.0, "Seconds to wait for each reply from ovsdb-server.", _positive],
         ["probe-interval", None, DEFAULT_PROBE_INTERVAL,
@@ -56,8 +74,7 @@ class Options(usage.Options):
             self["remotes"] = parse_remotes(self["ovsdb"])
         except ValueError as e:
             raise usage.UsageError("--ovsdb: %s" % e) from None
-        if any(r.kind == "ssl" for r in self["remotes"]):
-            raise usage.UsageError("--ovsdb: ssl remotes are not supported yet; use unix: or tcp:")
+        self["tls"] = self._tls_files()
         if not self["bus"]:
             raise usage.UsageError("--bus must not be empty")
         if self["probe-interval"] < 0:
@@ -67,6 +84,31 @@ class Options(usage.Options):
         if self["polkit"] not in POLKIT_MODES:
             raise usage.UsageError("--polkit must be one of %s" % ", ".join(POLKIT_MODES))
         self["allowed-gids"] = _parse_groups(self["allow-group"])
+
+    def _tls_files(self):
+        """The TlsFiles for ssl remotes (None when there are none), checked now, so that a wrong
+        path or a key that does not match its certificate stops ovsdbus at once."""
+        if not any(r.kind == "ssl" for r in self["remotes"]):
+            return None
+        if self["ca-cert"] and self["bootstrap-ca-cert"]:
+            raise usage.UsageError("--ca-cert and --bootstrap-ca-cert exclude each other")
+        missing = [o for o in ("private-key", "certificate") if not self[o]]
+        if not (self["ca-cert"] or self["bootstrap-ca-cert"]):
+            missing.append("ca-cert (or --bootstrap-ca-cert)")
+        if missing:
+            raise usage.UsageError("--ovsdb: ssl remotes need %s" % ", ".join("--" + o for o in missing))
+        if self["ca-cert"] == "none":
+            raise usage.UsageError("--ca-cert none (no verification of ovsdb-server) is not supported")
+        bootstrap = bool(self["bootstrap-ca-cert"])
+        files = TlsFiles(self["private-key"], self["certificate"], self["ca-cert"] or self["bootstrap-ca-cert"],
+                         bootstrap)
+        if bootstrap and not os.path.isdir(os.path.dirname(os.path.abspath(files.ca_cert))):
+            raise usage.UsageError("--bootstrap-ca-cert %s: no such directory" % files.ca_cert)
+        try:
+            tls_context(files)
+        except TlsSetupError as e:
+            raise usage.UsageError(str(e)) from None
+        return files
 
 
 def _parse_groups(text):
@@ -85,25 +127,102 @@ def _parse_groups(text):
     return gids
 
 
-def _stop_process(reason):
-    """The bus is gone (txdbus never reconnects): stop with exit status 1, so that the
-    supervisor (systemd's Restart=on-failure) starts a fresh process."""
-    from twisted.internet import reactor
-    reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
-    if reactor.running:
-        reactor.stop()
-    else:
-        reactor.callWhenRunning(reactor.stop)
+class ProcessExit:
+    """How the ovsdbus process ends, and with which exit status.
+
+    - A requested stop (SIGTERM, as from systemd, or SIGINT) exits with status 0 and logs no
+      error, even when the bus goes away meanwhile: at system shutdown dbus-daemon gets its
+      SIGTERM at the same moment.
+    - Losing the bus while running logs an error and exits with status 1, so that the
+      supervisor (systemd's ``Restart=on-failure``) starts a fresh process: txdbus never
+      reconnects.
+
+    Twisted's own SIGTERM handler would make twistd kill itself with SIGTERM once stopped
+    (no exit status at all), and a second ``reactor.stop()`` raises ``ReactorNotRunning``;
+    :meth:`install` puts this object's handler in its place, and every way of stopping goes
+    through :meth:`_stop`, which stops the reactor once.
+
+    :param reactor: the reactor (``IReactorCore``) to stop.
+    :param exit: called with the status after the reactor has shut down when it is not 0
+        (default :func:`os._exit`; twistd ends with 0 by itself).
+    """
+
+    def __init__(self, reactor, exit=os._exit):
+        self.reactor = reactor
+        self._exit = exit
+        self.stop_requested = False
+        self.bus_lost = False
+        self._stopping = False
+
+    @property
+    def status(self):
+        """The exit status the process will have: 0 unless the bus was lost without a requested stop."""
+        return 1 if self.bus_lost and not self.stop_requested else 0
+
+    def install(self):
+        """Handle SIGTERM and SIGINT once the reactor runs (after Twisted installed its own
+        handlers, which these replace) and exit with :attr:`status` after shutdown."""
+        self.reactor.callWhenRunning(self._take_signals)
+        self.reactor.addSystemEventTrigger("after", "shutdown", self._exit_with_status)
+
+    def _take_signals(self):
+        signal.signal(signal.SIGTERM, self.request_stop)
+        # SIGINT only where Twisted handles it (not when it was inherited as ignored).
+        if callable(signal.getsignal(signal.SIGINT)):
+            signal.signal(signal.SIGINT, self.request_stop)
+
+    def request_stop(self, signum=None, frame=None):
+        """Stop the process with status 0 (also a signal handler: it only takes a note and
+        hands the stop over to the reactor)."""
+        self.stop_requested = True
+        self.reactor.callFromThread(self._stop, signum)
+
+    def on_bus_lost(self, reason):
+        """``BusService``'s ``on_bus_lost``: log ``reason`` and stop, with status 1 unless a
+        stop was requested (then the bus going away is expected and logged as information)."""
+        self.bus_lost = True
+        if self.stop_requested:
+            log.info("{reason} (while stopping)", reason=reason)
+        else:
+            log.error("{reason}; stopping with exit status 1 so that a fresh process can start", reason=reason)
+        self._stop()
+
+    def _stop(self, signum=None):
+        if signum is not None:
+            log.info("received {signal}: stopping", signal=signal.Signals(signum).name)
+        if self._stopping:
+            return
+        self._stopping = True
+        if self.reactor.running:
+            self._stop_reactor()
+        else:
+            self.reactor.callWhenRunning(self._stop_reactor)
+
+    def _stop_reactor(self):
+        try:
+            self.reactor.stop()
+        except ReactorNotRunning:
+            pass  # someone else stopped it already: it is shutting down, as wanted
+
+    def _exit_with_status(self):
+        status = self.status
+        if status:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self._exit(status)
 
 
 def makeService(options, reactor=None):
-    """Build the ovsdbus service: the OVSDB connection and the D-Bus service."""
+    """Build the ovsdbus service: the OVSDB connection and the D-Bus service.
+
+    The process's SIGTERM/SIGINT handling and exit status are taken over (see :class:`ProcessExit`).
+    """
     if reactor is None:
         from twisted.internet import reactor
     from ovsdbus.dbus import BusService
 
     connection = OvsdbConnection(
-        remotes_endpoint(reactor, options["remotes"]), MONITORED_COLUMNS, reactor,
+        remotes_endpoint(reactor, options["remotes"], options["tls"]), MONITORED_COLUMNS, reactor,
         request_timeout=options["timeout"],
         probe_interval=options["probe-interval"] or None,   # unix socket connections are never probed
         max_message_size=options["max-message-size"])
@@ -114,5 +233,7 @@ def makeService(options, reactor=None):
     if polkit == "auto" and options["bus"] != "system":
         polkit = "no"
     policy = Policy(allowed_gids=options["allowed-gids"], polkit=polkit)
-    BusService(reactor, options["bus"], connection, operations, _stop_process, policy).setServiceParent(top)
+    process_exit = ProcessExit(reactor)
+    process_exit.install()
+    BusService(reactor, options["bus"], connection, operations, process_exit.on_bus_lost, policy).setServiceParent(top)
     return top

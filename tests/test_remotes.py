@@ -1,18 +1,23 @@
 """Tests for ovsdbus.remotes: OVS remote strings and the endpoints they become."""
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.interfaces import IReactorPluggableNameResolver, IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
+from twisted.python import usage
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from ovsdbus import tap
 from ovsdbus.remotes import (
     DEFAULT_PORT,
     DEFAULT_REMOTE,
     Remote,
     RoundRobinEndpoint,
+    TlsClientEndpoint,
+    TlsFiles,
+    TlsSetupError,
     parse_remote,
     parse_remotes,
     remote_endpoint,
@@ -200,3 +205,86 @@ class EndpointTests(TestCase):
         endpoint.connect(Factory.forProtocol(Protocol))
         endpoint.connect(Factory.forProtocol(Protocol))
         self.assertEqual([c[0] for c in reactor.unixClients], ["/a.sock", "/a.sock"])
+
+
+class TlsOptionTests(TestCase):
+    """``twistd ovsdbus`` options for ssl: remotes, as ovs-vsctl spells them."""
+
+    def parse(self, *args):
+        options = tap.Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_ssl_needs_key_certificate_and_ca(self):
+        """An ssl: remote without --private-key, --certificate and --ca-cert is a usage error naming what is
+        missing."""
+        error = self.assertRaises(usage.UsageError, self.parse, "--ovsdb", "ssl:127.0.0.1:6640")
+        for option in ("--private-key", "--certificate", "--ca-cert"):
+            self.assertIn(option, str(error))
+        error = self.assertRaises(usage.UsageError, self.parse, "--ovsdb", "unix:/a.sock,ssl:10.0.0.1",
+                                  "--private-key", "k.pem", "--certificate", "c.pem")
+        self.assertIn("--ca-cert", str(error))
+        self.assertNotIn("--private-key", str(error))
+
+    def test_ca_cert_and_bootstrap_exclusive(self):
+        """--ca-cert and --bootstrap-ca-cert together are refused, as in OVS."""
+        error = self.assertRaises(usage.UsageError, self.parse, "--ovsdb", "ssl:127.0.0.1", "-p", "k.pem",
+                                  "-c", "c.pem", "-C", "ca.pem", "--bootstrap-ca-cert", "boot.pem")
+        self.assertIn("--bootstrap-ca-cert", str(error))
+
+    def test_no_verification_refused(self):
+        """``--ca-cert none`` (OVS's way to skip verifying the server) is refused: ovsdbus always verifies."""
+        error = self.assertRaises(usage.UsageError, self.parse, "--ovsdb", "ssl:127.0.0.1", "-p", "k.pem",
+                                  "-c", "c.pem", "-C", "none")
+        self.assertIn("none", str(error))
+
+    def test_missing_files_named(self):
+        """A key, certificate or CA file that cannot be read is a usage error naming the option and the file."""
+        error = self.assertRaises(usage.UsageError, self.parse, "--ovsdb", "ssl:127.0.0.1",
+                                  "--private-key", "/nonexistent/k.pem", "--certificate", "/nonexistent/c.pem",
+                                  "--ca-cert", "/nonexistent/ca.pem")
+        self.assertRegex(str(error), r"^--\S+ /nonexistent/\S+\.pem: No such file")
+
+    def test_plain_remotes_need_no_tls(self):
+        """unix: and tcp: remotes need no TLS options, and TLS options given anyway are not used."""
+        self.assertIsNone(self.parse("--ovsdb", "unix:/a.sock,tcp:127.0.0.1")["tls"])
+        self.assertIsNone(self.parse("--ovsdb", "tcp:127.0.0.1", "-C", "/nonexistent/ca.pem")["tls"])
+
+    def test_help_documents_tls_options(self):
+        """``--help`` lists the TLS options with ovs-vsctl's short forms."""
+        text = str(tap.Options())
+        for option in ("-p, --private-key=", "-c, --certificate=", "-C, --ca-cert=", "--bootstrap-ca-cert="):
+            self.assertIn(option, text)
+
+
+@implementer(IReactorPluggableNameResolver)
+class ResolvingMemoryReactor(MemoryReactorClock):
+    """A memory reactor HostnameEndpoint accepts on every Twisted version (it wants a name resolver)."""
+
+    nameResolver = None
+
+    def installNameResolver(self, resolver):
+        previous, self.nameResolver = self.nameResolver, resolver
+        return previous
+
+
+class TlsEndpointTests(TestCase):
+    """ssl: remotes become TLS endpoints that never connect without their TLS files."""
+
+    FILES = TlsFiles("/nonexistent/key.pem", "/nonexistent/cert.pem", "/nonexistent/ca.pem")
+
+    def test_ssl_remote_is_tls(self):
+        """An ssl: remote with TLS files becomes a TLS endpoint for its host and port."""
+        endpoint = remote_endpoint(ResolvingMemoryReactor(), Remote("ssl", "10.0.0.1", 6643), self.FILES)
+        self.assertIsInstance(endpoint, TlsClientEndpoint)
+        self.assertEqual((endpoint.remote, endpoint.files), (Remote("ssl", "10.0.0.1", 6643), self.FILES))
+
+    def test_unusable_files_fail_without_connecting(self):
+        """When the TLS files cannot be read at connection time, the attempt fails with TlsSetupError naming
+        the file, and no TCP connection is even tried (nothing could go out in plain text)."""
+        reactor = ResolvingMemoryReactor()
+        endpoint = remotes_endpoint(reactor, parse_remotes("ssl:10.0.0.1:6643"), self.FILES)
+        failure = self.failureResultOf(endpoint.connect(Factory.forProtocol(Protocol)), TlsSetupError)
+        self.assertIn("/nonexistent/key.pem", str(failure.value))
+        self.assertEqual(reactor.tcpClients, [])
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
