@@ -23,9 +23,12 @@ from typing import NamedTuple
 
 from twisted.application.service import Service
 from twisted.internet import defer
+from twisted.internet.error import ConnectError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txdbus import client as txdbus_client
+from txdbus import endpoints as txdbus_endpoints
+from txdbus import error as txdbus_error
 from txdbus import message as txdbus_message
 from txdbus import objects as txdbus_objects
 
@@ -33,7 +36,7 @@ from ovsdbus import api, dbuswire
 from ovsdbus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
 from ovsdbus.dbuswire import NO_REPLY_EXPECTED
 from ovsdbus.errors import ERROR_PREFIX, AccessDenied, OvsdbusError
-from ovsdbus.view import TreeView
+from ovsdbus.view import TreeView, shown_names
 
 log = Logger()
 
@@ -392,8 +395,9 @@ class RootObject(ExportedObject):
             (i, "AddPort"): modify(operations.add_port),
             (i, "DeletePort"): modify(operations.delete_port),
             (i, "BridgeExists"): lambda name, caller: operations.bridge_exists(name),
-            (i, "ListBridges"): lambda caller: operations.list_bridges(),
-            (i, "ListBridgePorts"): lambda bridge, caller: operations.list_bridge_ports(bridge),
+            # Names D-Bus cannot carry are left out, as from the object tree (see ovsdbus.view).
+            (i, "ListBridges"): lambda caller: shown_names(operations.list_bridges()),
+            (i, "ListBridgePorts"): lambda bridge, caller: shown_names(operations.list_bridge_ports(bridge)),
         }, properties=lambda interface: {"Connected": ("b", connection.synced)})
 
 
@@ -402,50 +406,193 @@ POLKIT = ("org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
           "org.freedesktop.PolicyKit1.Authority")
 
 
+class UncheckableCall(Exception):
+    """A call whose reply could not be told from a forgery (sent to a well-known name directly)."""
+
+
+def _answers_for_itself(name):
+    # The bus daemon and unique names (":1.42") are the senders of their own replies; a
+    # well-known name is not: the reply comes from whichever unique name owns it.
+    return name == DBUS_DAEMON[0] or name.startswith(":")
+
+
+class CheckedReplyConnection(txdbus_client.DBusClientConnection):
+    """A txdbus client connection that takes a reply only from the peer the call went to.
+
+    txdbus pairs a method return or error with its call by reply serial alone.  Serials are
+    sequential and visible in every message the service sends, and a bus whose policy forwards
+    unrequested replies (a session-style bus with ``<allow send_destination="*"/>``) delivers
+    any peer's "reply" to the service: a caller could answer ``GetConnectionCredentials`` about
+    itself with "uid 0" before the bus daemon does.  The bus daemon sets the sender of every
+    message it routes, so the sender cannot be forged, and here it must match:
+
+    - a reply to the bus daemon's methods must come from ``org.freedesktop.DBus``;
+    - a reply to a unique name must come from that name (an error may also come from the bus
+      daemon, which answers for a peer that has gone or did not answer in time);
+    - a call to a well-known name (polkit's) is sent to its owner's unique name, asked first
+      with ``GetNameOwner`` (itself checked; a bus-activatable name is started first).
+
+    Anything else is dropped, logged once per call, and the genuine reply still completes the
+    call.  Calls built by hand for a well-known name (``callRemoteMessage``) fail with
+    :class:`UncheckableCall`.
+    """
+
+    def connectionAuthenticated(self):
+        self._repliers = {}      # serial of a call awaiting its reply -> the only sender to take it from
+        self._forgeries = set()  # serials of calls whose forged replies have been logged
+        super().connectionAuthenticated()  # sends Hello, through callRemoteMessage
+
+    def callRemote(self, objectPath, methodName, interface=None, destination=None, **kwargs):
+        """txdbus's ``callRemote``; a well-known ``destination`` is resolved to its owner first."""
+        call = super().callRemote
+        if destination is None or _answers_for_itself(destination):
+            return call(objectPath, methodName, interface=interface, destination=destination, **kwargs)
+        d = self._owner_of(destination, kwargs.get("autoStart", True), kwargs.get("timeout"))
+        d.addCallback(lambda owner: call(objectPath, methodName, interface=interface, destination=owner, **kwargs))
+        return d
+
+    def _bus_call(self, member, signature, body, return_signature, timeout):
+        destination, path, interface = DBUS_DAEMON
+        return super().callRemote(path, member, interface=interface, destination=destination,
+                                  signature=signature, body=body, timeout=timeout,
+                                  returnSignature=return_signature)
+
+    @defer.inlineCallbacks
+    def _owner_of(self, name, auto_start, timeout):
+        try:
+            owner = yield self._bus_call("GetNameOwner", "s", [name], "s", timeout)
+        except txdbus_error.RemoteError as e:
+            if not auto_start or e.errName != "org.freedesktop.DBus.Error.NameHasNoOwner":
+                raise
+            yield self._bus_call("StartServiceByName", "su", [name, 0], "u", timeout)
+            owner = yield self._bus_call("GetNameOwner", "s", [name], "s", timeout)
+        return owner
+
+    def callRemoteMessage(self, mcall, timeout=None):
+        """txdbus's ``callRemoteMessage``, noting whose reply to take."""
+        if mcall.expectReply:
+            if mcall.destination is not None and not _answers_for_itself(mcall.destination):
+                return defer.fail(UncheckableCall("a reply from the owner of %s cannot be told from a forgery; "
+                                                  "call its unique name" % mcall.destination))
+            self._repliers[mcall.serial] = mcall.destination
+        return super().callRemoteMessage(mcall, timeout)
+
+    def _onMethodTimeout(self, serial, d):
+        self._settled(serial)
+        super()._onMethodTimeout(serial, d)
+
+    def connectionLost(self, reason):
+        self._repliers, self._forgeries = {}, set()
+        super().connectionLost(reason)
+
+    def _settled(self, serial):
+        self._repliers.pop(serial, None)
+        self._forgeries.discard(serial)
+
+    def _genuine(self, reply, kind):
+        serial = reply.reply_serial
+        if serial not in self._pendingCalls:
+            return False  # nobody waits for it (txdbus drops it too)
+        expected = self._repliers.get(serial)
+        if reply.sender is not None and (reply.sender == expected or
+                                         (kind == "error" and reply.sender == DBUS_DAEMON[0])):
+            self._settled(serial)
+            return True
+        if serial not in self._forgeries:
+            self._forgeries.add(serial)
+            log.warn("dropped a forged {kind} to call {serial} (for {expected}) from {sender}",
+                     kind=kind, serial=serial, expected=expected, sender=reply.sender)
+        return False
+
+    def methodReturnReceived(self, mret):
+        if self._genuine(mret, "method return"):
+            super().methodReturnReceived(mret)
+
+    def errorReceived(self, merr):
+        if self._genuine(merr, "error"):
+            super().errorReceived(merr)
+
+
+class _CheckedClientFactory(txdbus_client.DBusClientFactory):
+    protocol = CheckedReplyConnection
+
+
+def connect(reactor, bus_address):
+    """Deferred :class:`CheckedReplyConnection` to ``bus_address`` (``system``, ``session`` or a
+    D-Bus address), once the bus has said Hello: ``txdbus.client.connect`` with the checked
+    connection, trying each address of a list in turn."""
+    factory = _CheckedClientFactory()
+    try:
+        endpoints = list(txdbus_endpoints.getDBusEndpoints(reactor, bus_address))
+    except Exception:
+        return defer.fail()
+    if not endpoints:
+        return defer.fail(ConnectError(string="no usable D-Bus address in %r" % (bus_address,)))
+
+    def try_next(failure):
+        if not endpoints:
+            raise ConnectError(string="cannot connect to the bus: %s" % failure.getErrorMessage())
+        return endpoints.pop(0).connect(factory).addErrback(try_next)
+
+    d = try_next(None)
+    d.addCallback(lambda _protocol: factory.getConnection())
+    return d
+
+
 class TxdbusBusQueries(BusQueries):
-    """:class:`~ovsdbus.authorization.BusQueries` over a txdbus connection."""
+    """:class:`~ovsdbus.authorization.BusQueries` over a txdbus connection.
+
+    The connection must be a :class:`CheckedReplyConnection` (as :func:`connect` makes), so
+    that every answer comes from the bus daemon or polkit and not from a caller; answers of
+    the wrong shape refuse (AccessDenied, or False for polkit), never allow.
+    """
 
     def __init__(self, bus_connection):
         self.bus_connection = bus_connection
 
-    def _call(self, target, member, signature="", body=()):
+    def _call(self, target, member, signature="", body=(), returns=None):
         destination, path, interface = target
+        kwargs = {} if returns is None else {"returnSignature": returns}
         return self.bus_connection.callRemote(path, member, interface=interface, destination=destination,
-                                              signature=signature or None, body=list(body) or None)
+                                              signature=signature or None, body=list(body) or None, **kwargs)
 
     @defer.inlineCallbacks
     def credentials(self, bus_name):
         try:
-            info = yield self._call(DBUS_DAEMON, "GetConnectionCredentials", "s", [bus_name])
+            info = yield self._call(DBUS_DAEMON, "GetConnectionCredentials", "s", [bus_name], returns="a{sv}")
         except Exception as e:
             raise AccessDenied("cannot identify the caller %s: %s" % (bus_name, e)) from None
-        uid = info.get("UnixUserID")
+        uid = info.get("UnixUserID") if isinstance(info, dict) else None
         if uid is None:
             raise AccessDenied("the bus does not tell the uid of %s" % bus_name)
-        return Credentials(uid, info.get("UnixGroupIDs", ()))
+        gids = info.get("UnixGroupIDs", [])
+        if not isinstance(gids, list) or not all(isinstance(g, int) for g in gids):
+            raise AccessDenied("the bus tells the groups of %s as %r, not as a list of ids" % (bus_name, gids))
+        return Credentials(uid, gids)
 
     @defer.inlineCallbacks
     def polkit_present(self):
         try:
-            present = yield self._call(DBUS_DAEMON, "NameHasOwner", "s", [POLKIT[0]])
+            present = yield self._call(DBUS_DAEMON, "NameHasOwner", "s", [POLKIT[0]], returns="b")
         except Exception:
             return False
-        if present:
+        if present is True:
             return True
         # polkit may be bus-activatable without running yet.
         try:
-            activatable = yield self._call(DBUS_DAEMON, "ListActivatableNames")
+            activatable = yield self._call(DBUS_DAEMON, "ListActivatableNames", returns="as")
         except Exception:
             return False
-        return POLKIT[0] in activatable
+        return isinstance(activatable, list) and POLKIT[0] in activatable
 
     @defer.inlineCallbacks
     def polkit_allows(self, bus_name, action, interactive):
         subject = ("system-bus-name", {"name": bus_name})
         flags = 1 if interactive else 0
         try:
+            # Sent to polkit's unique name, asked of the bus daemon first (CheckedReplyConnection).
             result = yield self._call(POLKIT, "CheckAuthorization", "(sa{sv})sa{ss}us",
-                                      [subject, action, {}, flags, ""])
+                                      [subject, action, {}, flags, ""], returns="(bba{ss})")
             # The reply is one struct (bba{ss}); txdbus hands back the whole body for a
             # reply whose only value is a struct: [[is_authorized, is_challenge, details]].
             [(authorized, _challenge, _details)] = result
@@ -466,8 +613,10 @@ class BusService(Service):
     :param bus: ``system``, ``session`` or a D-Bus address.
     :param connection: the :class:`~ovsdbus.connection.OvsdbConnection` to follow.
     :param operations: the :class:`~ovsdbus.operations.Operations` to serve.
-    :param on_bus_lost: called (with a reason) when the bus connection fails or is
-        lost, or the name cannot be owned; the plugin stops the process then.
+    :param on_bus_lost: called with a text saying what happened when the bus connection
+        fails or is lost, or the name cannot be owned; it logs that text (not as an error
+        when the process is being stopped anyway, as at system shutdown) and the plugin
+        stops the process then.
     :param policy: the :class:`~ovsdbus.authorization.Policy` for mutating calls.
     """
 
@@ -534,8 +683,14 @@ class BusService(Service):
         for path, interface, props in self.view.shown():
             entry = self._encoded.get(path)
             if entry is None:
-                entry = self._encoded[path] = dbuswire.encode_entry(
-                    "oa{sa{sv}}", path, {interface: resolved(props)})
+                try:
+                    entry = dbuswire.encode_entry("oa{sa{sv}}", path, {interface: resolved(props)})
+                except (ValueError, TypeError, OverflowError) as e:
+                    # A value the view should have made sendable: one object is left out, the
+                    # others are still answered.
+                    log.error("cannot encode object {path}: {error}", path=path, error=e)
+                    continue
+                self._encoded[path] = entry
             entries.append(entry)
         return dbuswire.array_of_entries(entries)
 
@@ -591,7 +746,7 @@ class BusService(Service):
     def startService(self):
         super().startService()
         self._stopping = False
-        d = txdbus_client.connect(self.reactor, self.bus)
+        d = connect(self.reactor, self.bus)
         # txdbus never fires this Deferred if the bus hangs up before Hello is answered.
         d.addTimeout(self.BUS_CONNECT_TIMEOUT, self.reactor)
         d.addCallback(self._connected)
@@ -615,16 +770,15 @@ class BusService(Service):
         log.info("serving {name} on the {bus} bus", name=api.BUS_NAME, bus=self.bus)
 
     def _failed(self, failure):
-        log.error("D-Bus: {error}", error=failure.getErrorMessage())
-        self.on_bus_lost(failure.getErrorMessage())
+        self.on_bus_lost("D-Bus: %s" % failure.getErrorMessage())
 
     def _disconnected(self, bus_connection, reason):
         self.handler = None
         self.authorizer = None
         self._bus_connection = None
         if not self._stopping:
-            log.error("lost the D-Bus connection: {reason}", reason=reason)
-            self.on_bus_lost(reason)
+            text = reason.getErrorMessage() if isinstance(reason, Failure) else str(reason)
+            self.on_bus_lost("lost the D-Bus connection: %s" % text)
 
     def stopService(self):
         super().stopService()
