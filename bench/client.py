@@ -19,7 +19,7 @@ from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
 from txdbus import client
 
 from ovsdbus.api import BUS_NAME, OBJECT_PATH
-from ovsdbus.client import OvsdbClientProtocol
+from ovsdbus.ovsdb.client import OvsdbClientProtocol
 
 clock = time.perf_counter
 

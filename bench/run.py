@@ -1,6 +1,6 @@
 """ovsdbus against ovs-vsctl, side by side, on one sandbox in one run.
 
-Starts a private ovsdb-server, dbus-daemon and ovsdbus (``ovsdbus.sandbox``), then measures:
+Starts a private ovsdb-server, dbus-daemon and ovsdbus (``ovsdbus.testing.sandbox``), then measures:
 
 1. median latency of AddPort, BridgeExists and ListBridgePorts through D-Bus (a txdbus client in
    its own process) on a bridge with 0 and with 1000 ports, next to ``ovs-vsctl --no-wait
@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from ovsdbus.sandbox import Sandbox  # noqa: E402
+from ovsdbus.testing.sandbox import Sandbox  # noqa: E402
 
 TARGETS = {
     "AddPort median at 0 ports (ms)": 0.5,

@@ -1,6 +1,6 @@
 """Soak: ovsdbus under write churn, server restarts, server hangs and fuzzing, for a set time.
 
-Starts a private ovsdb-server, dbus-daemon and ovsdbus (``ovsdbus.sandbox``; the service with
+Starts a private ovsdb-server, dbus-daemon and ovsdbus (``ovsdbus.testing.sandbox``; the service with
 ``--timeout`` short enough that a hang shows as timeouts), then, concurrently, until the time
 is up:
 
@@ -50,7 +50,7 @@ from txdbus import client as txdbus_client  # noqa: E402
 from txdbus import error as txdbus_error  # noqa: E402
 
 from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH  # noqa: E402
-from ovsdbus.sandbox import Sandbox, SandboxError, missing_binaries, pid_alive, wait_until  # noqa: E402
+from ovsdbus.testing.sandbox import Sandbox, SandboxError, missing_binaries, pid_alive, wait_until  # noqa: E402
 
 PROPERTIES = "org.freedesktop.DBus.Properties"
 FAILED = "org.openvswitch.ovsdb.Error.Failed"
@@ -119,7 +119,7 @@ class Record:
 
 
 class Soak:
-    """One soak run against a started :class:`~ovsdbus.sandbox.Sandbox`."""
+    """One soak run against a started :class:`~ovsdbus.testing.sandbox.Sandbox`."""
 
     def __init__(self, sandbox, options):
         self.sandbox = sandbox

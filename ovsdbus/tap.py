@@ -5,16 +5,13 @@ import os
 import signal
 import sys
 
-from twisted.application.service import MultiService
 from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 from twisted.python import usage
 
-from ovsdbus.authorization import POLKIT_MODES, Policy
-from ovsdbus.connection import OvsdbConnection
-from ovsdbus.framing import DEFAULT_MAX_VALUE_SIZE
-from ovsdbus.operations import MONITORED_COLUMNS, Operations
-from ovsdbus.remotes import DEFAULT_REMOTE, TlsFiles, TlsSetupError, parse_remotes, remotes_endpoint, tls_context
+from ovsdbus.bus.authorization import POLKIT_MODES
+from ovsdbus.ovsdb.framing import DEFAULT_MAX_VALUE_SIZE
+from ovsdbus.ovsdb.remotes import DEFAULT_REMOTE, TlsFiles, TlsSetupError, parse_remotes, tls_context
 
 DEFAULT_PROBE_INTERVAL = 5.0
 
@@ -219,21 +216,13 @@ def makeService(options, reactor=None):
     """
     if reactor is None:
         from twisted.internet import reactor
-    from ovsdbus.dbus import BusService
+    from ovsdbus.app import build_service  # txdbus only once the service is built
 
-    connection = OvsdbConnection(
-        remotes_endpoint(reactor, options["remotes"], options["tls"]), MONITORED_COLUMNS, reactor,
-        request_timeout=options["timeout"],
-        probe_interval=options["probe-interval"] or None,   # unix socket connections are never probed
-        max_message_size=options["max-message-size"])
-    operations = Operations(connection)
-    top = MultiService()
-    connection.setServiceParent(top)
-    polkit = options["polkit"]
-    if polkit == "auto" and options["bus"] != "system":
-        polkit = "no"
-    policy = Policy(allowed_gids=options["allowed-gids"], polkit=polkit)
     process_exit = ProcessExit(reactor)
     process_exit.install()
-    BusService(reactor, options["bus"], connection, operations, process_exit.on_bus_lost, policy).setServiceParent(top)
-    return top
+    return build_service(
+        reactor, options["remotes"], options["bus"], process_exit.on_bus_lost, tls=options["tls"],
+        timeout=options["timeout"],
+        probe_interval=options["probe-interval"] or None,   # unix socket connections are never probed
+        max_message_size=options["max-message-size"],
+        allowed_gids=options["allowed-gids"], polkit=options["polkit"])

@@ -1,7 +1,7 @@
 """The real stack for end-to-end tests: ovsdb-server, a private dbus-daemon and ``twistd -n ovsdbus``.
 
 Blocking parts (starting and stopping daemons, :meth:`RealStack.vsctl`, :meth:`RealStack.dump`)
-use :mod:`ovsdbus.sandbox` and serve ``setUp`` code; the asynchronous parts (:func:`connect`,
+use :mod:`ovsdbus.testing.sandbox` and serve ``setUp`` code; the asynchronous parts (:func:`connect`,
 :func:`poll_until`, :func:`run`) keep the reactor turning while the service, a separate process,
 works.  Everything lives in a fresh ``tempfile.mkdtemp(prefix="ovsdbus-")`` directory (short:
 unix socket paths are limited to 107 bytes) and every daemon is stopped by its pid.
@@ -27,8 +27,8 @@ from twisted.internet import defer, reactor, task, utils
 from txdbus import client as txdbus_client
 from txdbus.error import RemoteError
 
-from ovsdbus import sandbox
 from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH  # noqa: F401 (re-exported for the tests)
+from ovsdbus.testing import sandbox
 
 PROPERTIES = "org.freedesktop.DBus.Properties"
 ERROR = "org.openvswitch.ovsdb.Error."

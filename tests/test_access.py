@@ -14,8 +14,8 @@ from pathlib import Path
 
 from twisted.trial import unittest
 
-from ovsdbus import sandbox
 from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH
+from ovsdbus.testing import sandbox
 from tests.realstack import require_programs
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "debian" / "dbus" / "org.openvswitch.ovsdb.conf"

@@ -1,7 +1,7 @@
 """End to end: names and strings D-Bus cannot carry, sent by an OVSDB peer, never stop the service.
 
 A D-Bus string is UTF-8 with no NUL; dbus-daemon drops the connection of a sender that breaks
-this, and the service exits when it loses the bus.  The policy (README, "Names"; ovsdbus.view):
+this, and the service exits when it loses the bus.  The policy (README, "Names"; ovsdbus.projection.view):
 a bridge, port or interface whose name D-Bus cannot carry is not shown anywhere, with one
 warning in the log per row; any other string is shown with U+FFFD in place of what D-Bus
 cannot carry.
@@ -25,10 +25,10 @@ from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import TestCase
 from txdbus.message import parseMessage
 
-from ovsdbus import dbuswire
-from ovsdbus.dbus import BusService
+from ovsdbus.bus import wire as dbuswire
+from ovsdbus.bus.service import BusService
+from ovsdbus.projection.view import escape_path_element
 from ovsdbus.testing import DEFAULT_SCHEMA_PATH, FakeOvsdb, FakeOvsdbFactory, FakeOvsdbProtocol
-from ovsdbus.view import escape_path_element
 from tests import realstack
 
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"

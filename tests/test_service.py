@@ -24,7 +24,8 @@ from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 from txdbus.error import RemoteError
 
-from ovsdbus import sandbox, tap
+from ovsdbus import tap
+from ovsdbus.testing import sandbox
 from tests import realstack
 from tests.realstack import (
     BUS_NAME,

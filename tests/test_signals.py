@@ -14,7 +14,7 @@ marker bridge) and waits for its signal: the service emits in commit order, so e
 the marker's BridgeAdded is everything the earlier changes produced.
 
 In process against the fake OVSDB (:class:`FakeOvsdbSignalTests`): the service's own
-:class:`~ovsdbus.connection.OvsdbConnection` and :class:`~ovsdbus.dbus.BusService` in this
+:class:`~ovsdbus.ovsdb.connection.OvsdbConnection` and :class:`~ovsdbus.bus.service.BusService` in this
 reactor, fed by :class:`ovsdbus.testing.FakeOvsdbFactory` on a unix socket, with a private
 dbus-daemon and a txdbus subscriber; the same scenarios plus faults only the fake can inject
 (a connection cut in the middle of an update notification, garbage on the wire).
@@ -39,7 +39,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.trial.unittest import TestCase
 
-from ovsdbus import sandbox
+from ovsdbus.testing import sandbox
 from tests import realstack
 
 BUS_NAME = "org.openvswitch.ovsdb"
@@ -69,7 +69,7 @@ def interface_path(name):
 
 
 def escape(name):
-    """Object path element of ``name``, written out independently of ovsdbus.view."""
+    """Object path element of ``name``, written out independently of ovsdbus.projection.view."""
     return "".join(c if c.isascii() and c.isalnum() else "".join("_%02x" % b for b in c.encode())
                    for c in name) or "_"
 
@@ -841,10 +841,10 @@ class FakeOvsdbSignalTests(TestCase):
         require("dbus-daemon")
         if not os.path.exists(SCHEMA_PATH):
             _missing("%s is not installed" % SCHEMA_PATH)
-        from ovsdbus.connection import OvsdbConnection
-        from ovsdbus.dbus import BusService
-        from ovsdbus.operations import MONITORED_COLUMNS, Operations
+        from ovsdbus.bus.service import BusService
+        from ovsdbus.ovsdb.connection import OvsdbConnection
         from ovsdbus.testing import FakeOvsdb, FakeOvsdbFactory
+        from ovsdbus.vswitch.operations import MONITORED_COLUMNS, Operations
 
         self.directory = tempfile.mkdtemp(prefix="ovsdbus-")
         self.addCleanup(shutil.rmtree, self.directory, ignore_errors=True)

@@ -21,8 +21,9 @@ from twisted.internet import defer
 from twisted.python import usage
 from twisted.trial.unittest import TestCase
 
-from ovsdbus import sandbox, tap
-from ovsdbus.remotes import TlsFiles, TlsSetupError, tls_context
+from ovsdbus import tap
+from ovsdbus.ovsdb.remotes import TlsFiles, TlsSetupError, tls_context
+from ovsdbus.testing import sandbox
 from tests import realstack
 from tests.realstack import ERROR, RealStack, call, call_error, get_property, poll_until, require_programs
 

@@ -1,0 +1,262 @@
+"""The D-Bus API of ovsdbus, described as data.
+
+Names, signatures, argument names and documentation of every interface live
+here, once.  The D-Bus adapter (:mod:`ovsdbus.bus.service`) builds its exported
+interfaces from these descriptions, and :func:`introspection_xml` renders them as
+introspection XML (with argument names and ``org.gtk.GDBus.DocString``
+annotations) for the running service and for the files shipped in
+``/usr/share/dbus-1/interfaces``.
+"""
+
+import argparse
+import os
+from typing import NamedTuple
+from xml.sax.saxutils import quoteattr
+
+BUS_NAME = "org.openvswitch.ovsdb"
+OBJECT_PATH = "/org/openvswitch/ovsdb"
+INTERFACE = "org.openvswitch.ovsdb"
+
+DOC_ANNOTATION = "org.gtk.GDBus.DocString"
+
+
+class Arg(NamedTuple):
+    """A named argument: ``name`` in lowercase_with_underscores, D-Bus ``signature``."""
+
+    name: str
+    signature: str
+
+
+class MethodSpec(NamedTuple):
+    """A method: its inputs, outputs and what it does."""
+
+    name: str
+    inputs: tuple
+    outputs: tuple
+    doc: str
+
+    @property
+    def in_signature(self):
+        """The D-Bus signature of all inputs together."""
+        return "".join(a.signature for a in self.inputs)
+
+    @property
+    def out_signature(self):
+        """The D-Bus signature of all outputs together."""
+        return "".join(a.signature for a in self.outputs)
+
+
+class SignalSpec(NamedTuple):
+    """A signal and its arguments."""
+
+    name: str
+    args: tuple
+    doc: str
+
+    @property
+    def signature(self):
+        """The D-Bus signature of the signal's body."""
+        return "".join(a.signature for a in self.args)
+
+
+class PropertySpec(NamedTuple):
+    """A read-only property; ``emits_changed`` is ``true`` (PropertiesChanged carries the new
+    value) or ``invalidates`` (PropertiesChanged names it; read it to get the value)."""
+
+    name: str
+    signature: str
+    doc: str
+    emits_changed: str = "true"
+
+
+class InterfaceSpec(NamedTuple):
+    """An interface: methods, signals, properties."""
+
+    name: str
+    doc: str
+    methods: tuple = ()
+    signals: tuple = ()
+    properties: tuple = ()
+
+
+def method(name, inputs, outputs, doc):
+    """A :class:`MethodSpec` from ``(name, signature)`` pairs."""
+    return MethodSpec(name, tuple(Arg(*a) for a in inputs), tuple(Arg(*a) for a in outputs), doc)
+
+
+def signal(name, args, doc):
+    """A :class:`SignalSpec` from ``(name, signature)`` pairs."""
+    return SignalSpec(name, tuple(Arg(*a) for a in args), doc)
+
+
+ERRORS_DOC = (
+    "Errors: org.openvswitch.ovsdb.Error.{AlreadyExists, NotFound, ConstraintViolation, ReferentialIntegrity, "
+    "ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed, ProtocolError}, "
+    "org.freedesktop.DBus.Error.InvalidArgs, org.freedesktop.DBus.Error.AccessDenied."
+)
+
+ROOT_SPEC = InterfaceSpec(
+    INTERFACE,
+    "Open vSwitch's database (OVSDB) on D-Bus. Reads are answered from a live replica of the database; "
+    "writes are single atomic OVSDB transactions that fail, changing nothing, if another writer changed "
+    "what they relied on. " + ERRORS_DOC,
+    methods=(
+        method("CreateBridge", [("name", "s")], [],
+           "Create bridge NAME with its local port and internal interface of the same name, like "
+           "'ovs-vsctl add-br'. AlreadyExists if any bridge, port or interface is called NAME."),
+        method("DeleteBridge", [("name", "s")], [],
+           "Delete bridge NAME with all its ports and interfaces, like 'ovs-vsctl del-br'. "
+           "NotFound if there is no such bridge."),
+        method("AddPort", [("bridge", "s"), ("port", "s")], [],
+           "Add port PORT, with an interface of the same name, to BRIDGE, like 'ovs-vsctl add-port'. "
+           "NotFound if BRIDGE does not exist; AlreadyExists if any bridge, port or interface is called PORT."),
+        method("DeletePort", [("bridge", "s"), ("port", "s")], [],
+           "Remove PORT and its interfaces from BRIDGE, like 'ovs-vsctl del-port'. "
+           "NotFound if BRIDGE does not exist or has no port PORT."),
+        method("BridgeExists", [("name", "s")], [("exists", "b")],
+           "Whether bridge NAME exists, like 'ovs-vsctl br-exists'."),
+        method("ListBridges", [], [("bridges", "as")],
+           "The names of all bridges, sorted, like 'ovs-vsctl list-br'."),
+        method("ListBridgePorts", [("bridge", "s")], [("ports", "as")],
+           "The names of BRIDGE's ports, sorted, without the bridge's local port, like "
+           "'ovs-vsctl list-ports'. NotFound if BRIDGE does not exist."),
+    ),
+    signals=(
+        signal("BridgeAdded", [("name", "s")], "Bridge NAME was created (by anyone)."),
+        signal("BridgeRemoved", [("name", "s")], "Bridge NAME was deleted (by anyone)."),
+        signal("PortAdded", [("bridge", "s"), ("port", "s")],
+           "PORT became a port of BRIDGE (a new bridge's local port included)."),
+        signal("PortRemoved", [("bridge", "s"), ("port", "s")], "PORT stopped being a port of BRIDGE."),
+        signal("InterfaceAdded", [("port", "s"), ("interface", "s")], "INTERFACE became an interface of PORT."),
+        signal("InterfaceRemoved", [("port", "s"), ("interface", "s")],
+           "INTERFACE stopped being an interface of PORT."),
+    ),
+    properties=(
+        PropertySpec("Connected", "b",
+                     "Whether ovsdbus is connected to ovsdb-server with its replica in step; while false, "
+                     "every method of this interface answers Disconnected and the objects show the last "
+                     "state known."),
+    ),
+)
+
+_STRMAP = "Empty when the column is empty."
+
+BRIDGE_SPEC = InterfaceSpec(
+    "org.openvswitch.ovsdb.Bridge",
+    "One row of the Bridge table, at /org/openvswitch/ovsdb/bridge/<escaped name>.",
+    properties=(
+        PropertySpec("Name", "s", "Bridge name."),
+        PropertySpec("Ports", "ao", "Objects of its ports (its local port included), sorted by name. "
+                     "PropertiesChanged lists it as invalidated rather than sending thousands of paths.",
+                     "invalidates"),
+        PropertySpec("FailMode", "s", "fail_mode: 'standalone', 'secure', or '' when unset."),
+        PropertySpec("DatapathType", "s", "datapath_type ('' is the default datapath, 'netdev' userspace)."),
+        PropertySpec("Controllers", "as", "Targets of its controllers, sorted."),
+        PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
+        PropertySpec("OtherConfig", "a{ss}", "other_config. " + _STRMAP),
+    ),
+)
+
+PORT_SPEC = InterfaceSpec(
+    "org.openvswitch.ovsdb.Port",
+    "One row of the Port table, at /org/openvswitch/ovsdb/port/<escaped name>.",
+    properties=(
+        PropertySpec("Name", "s", "Port name."),
+        PropertySpec("Bridge", "o", "Object of the bridge it belongs to, or '/' if none."),
+        PropertySpec("Interfaces", "ao", "Objects of its interfaces, sorted by name."),
+        PropertySpec("Tag", "x", "VLAN tag 0-4095, or -1 when unset."),
+        PropertySpec("Trunks", "ax", "Trunked VLANs, sorted; empty means all."),
+        PropertySpec("VlanMode", "s", "vlan_mode, or '' when unset."),
+        PropertySpec("BondMode", "s", "bond_mode, or '' when unset."),
+        PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
+    ),
+)
+
+INTERFACE_SPEC = InterfaceSpec(
+    "org.openvswitch.ovsdb.Interface",
+    "One row of the Interface table, at /org/openvswitch/ovsdb/interface/<escaped name>.",
+    properties=(
+        PropertySpec("Name", "s", "Interface name."),
+        PropertySpec("Port", "o", "Object of the port it belongs to, or '/' if none."),
+        PropertySpec("Type", "s", "Interface type ('' is a system interface, 'internal', 'patch', ...)."),
+        PropertySpec("Options", "a{ss}", "options. " + _STRMAP),
+        PropertySpec("OfPort", "x", "OpenFlow port number; 0 while not yet assigned, -1 if it could not be "
+                                     "created."),
+        PropertySpec("MTU", "x", "Current MTU, or 0 when unknown."),
+        PropertySpec("MacInUse", "s", "MAC address in use, or '' when unknown."),
+        PropertySpec("AdminState", "s", "'up', 'down', or '' when unknown."),
+        PropertySpec("LinkState", "s", "'up', 'down', or '' when unknown."),
+        PropertySpec("Error", "s", "Why the interface could not be set up, or '' when it could."),
+        PropertySpec("Statistics", "a{sx}", "Counters as ovs-vswitchd last wrote them."),
+        PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
+    ),
+)
+
+#: Every interface ovsdbus defines, for the installed introspection files.
+ALL = (ROOT_SPEC, BRIDGE_SPEC, PORT_SPEC, INTERFACE_SPEC)
+
+
+def _doc(doc, indent):
+    return '%s<annotation name="%s" value=%s/>' % (indent, DOC_ANNOTATION, quoteattr(doc))
+
+
+def interface_xml(spec, indent="  "):
+    """The ``<interface>`` element of ``spec``, with argument names and doc annotations."""
+    i1, i2, i3 = indent, indent * 2, indent * 3
+    lines = ["%s<interface name=%s>" % (i1, quoteattr(spec.name)), _doc(spec.doc, i2)]
+    for m in spec.methods:
+        lines.append("%s<method name=%s>" % (i2, quoteattr(m.name)))
+        for direction, args in (("in", m.inputs), ("out", m.outputs)):
+            for a in args:
+                lines.append('%s<arg name=%s type=%s direction="%s"/>'
+                             % (i3, quoteattr(a.name), quoteattr(a.signature), direction))
+        lines.append(_doc(m.doc, i3))
+        lines.append("%s</method>" % i2)
+    for s in spec.signals:
+        lines.append("%s<signal name=%s>" % (i2, quoteattr(s.name)))
+        for a in s.args:
+            lines.append("%s<arg name=%s type=%s/>" % (i3, quoteattr(a.name), quoteattr(a.signature)))
+        lines.append(_doc(s.doc, i3))
+        lines.append("%s</signal>" % i2)
+    for p in spec.properties:
+        lines.append('%s<property name=%s type=%s access="read">'
+                     % (i2, quoteattr(p.name), quoteattr(p.signature)))
+        lines.append('%s<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="%s"/>'
+                     % (i3, p.emits_changed))
+        lines.append(_doc(p.doc, i3))
+        lines.append("%s</property>" % i2)
+    lines.append("%s</interface>" % i1)
+    return "\n".join(lines)
+
+
+def introspection_xml(specs):
+    """A standalone introspection document of ``specs`` (for /usr/share/dbus-1/interfaces)."""
+    return "\n".join(['<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"',
+                      ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
+                      "<node>"] + [interface_xml(s) for s in specs] + ["</node>", ""])
+
+
+def write_interfaces(directory, specs=ALL):
+    """Write ``<interface name>.xml`` into ``directory`` for each of ``specs`` (the files
+    installed in /usr/share/dbus-1/interfaces); return their paths."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for spec in specs:
+        path = os.path.join(directory, spec.name + ".xml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(introspection_xml([spec]))
+        paths.append(path)
+    return paths
+
+
+def main(argv=None):
+    """``python3 -m ovsdbus.api --write-interfaces DIR``, run by debian/rules at build time."""
+    parser = argparse.ArgumentParser(prog="python3 -m ovsdbus.api",
+                                     description="Write the introspection XML of every ovsdbus interface.")
+    parser.add_argument("--write-interfaces", metavar="DIR", required=True,
+                        help="directory to write one INTERFACE.xml per interface into")
+    write_interfaces(parser.parse_args(argv).write_interfaces)
+
+
+if __name__ == "__main__":
+    main()

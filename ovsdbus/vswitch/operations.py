@@ -1,0 +1,353 @@
+"""Open_vSwitch semantics: what ovsdbus reads from the replica and the transactions it writes.
+
+Reads (:func:`bridge_exists`, :func:`list_bridges`, :func:`list_bridge_ports`) are
+answered from the replica with no OVSDB request.  Each write verb has a planner, a
+pure function ``plan_<verb>(replica, ...) -> [operation, ...]`` that checks the
+caller's request against the replica (raising NotFound, AlreadyExists or
+InvalidArgs) and builds one atomic transaction that starts with ``wait``
+operations (timeout 0) asserting exactly what the plan assumed.  If another
+writer changed any of it meanwhile, the transaction fails without changing
+anything, and :class:`Operations` plans again from the updated replica — so two
+concurrent CreateBridge("br0") give one success and one AlreadyExists, and a port
+added to a bridge another client just deleted gives NotFound, never a dangling row.
+"""
+
+from twisted.internet import defer
+
+from ovsdbus.ovsdb.errors import (
+    AlreadyExists,
+    Disconnected,
+    InvalidArgs,
+    NotFound,
+    Timeout,
+    TransactionError,
+    WaitTimedOut,
+)
+
+#: The tables and columns ovsdbus mirrors.
+MONITORED_COLUMNS = {
+    "Open_vSwitch": ["bridges"],
+    "Bridge": ["name", "ports", "controller", "fail_mode", "datapath_type", "external_ids", "other_config"],
+    "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "external_ids"],
+    "Interface": ["name", "type", "options", "ofport", "mtu", "mac_in_use", "admin_state", "link_state",
+                  "error", "statistics", "external_ids"],
+    "Controller": ["target"],
+}
+
+#: Linux's IFNAMSIZ less the terminating NUL: the longest network device name.
+MAX_NAME_BYTES = 15
+
+#: The tables whose ``name`` a new bridge or port must not take.
+NAMED_TABLES = ("Bridge", "Port", "Interface")
+
+
+#: The longest name a lookup accepts; anything longer is a caller's mistake, not a name.
+MAX_LOOKUP_BYTES = 1024
+
+
+def check_lookup_name(name, what="name"):
+    """Raise InvalidArgs for a name no row can have: empty, or absurdly long.
+
+    Names to look up are not held to the rule for new names (:func:`check_name`): bridges
+    and ports made by other tools may have names ovsdbus would not create, and they must
+    still be found, listed and deleted.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgs("%s must not be empty" % what)
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_LOOKUP_BYTES:
+        raise InvalidArgs("%s is longer than %d bytes" % (what, MAX_LOOKUP_BYTES))
+
+
+#: The bytes Linux's isspace() is true for (lib/ctype.c ``_ctype``: ``_S``): tab, newline, vertical
+#: tab, form feed, carriage return, space, and 0xA0, Latin-1's no-break space.  The kernel tests
+#: each byte of a name on its own, so 0xA0 inside a multibyte UTF-8 character counts too
+#: (``à`` is c3 a0, ``†`` e2 80 a0).
+KERNEL_SPACE_BYTES = frozenset(b"\t\n\v\f\r \xa0")
+
+
+def _byte_refused(byte):
+    """Why a byte may not be in a new name, or None."""
+    if byte in b"/:":
+        return "Linux forbids it"
+    if byte in KERNEL_SPACE_BYTES:
+        return "Linux takes it as whitespace"
+    if byte == 0x25:  # %
+        return "Linux takes the name as a template (br%d) for a name of its own choosing"
+    if byte < 0x20 or byte == 0x7F:
+        return "it is a control character"
+    return None
+
+
+def check_name(name, what="name"):
+    """Raise InvalidArgs unless ``name`` is a name Linux accepts for a network device.
+
+    Bridges and ports become network devices (a bridge's local port is an internal
+    interface of its name), so their names follow the kernel's rule (``dev_valid_name()``
+    in net/core/dev.c), applied as the kernel applies it, byte by byte to the UTF-8
+    encoding: 1 to 15 bytes, not ``.`` or ``..``, and no byte that is ``/``, ``:`` or
+    kernel whitespace (:data:`KERNEL_SPACE_BYTES`, which includes 0xA0: ``tà`` and ``t†``
+    are refused).  Beyond the kernel's rule, ovsdbus also refuses:
+
+    - ``%``: the kernel takes a name with ``%`` as a template (``__dev_alloc_name``): for one
+      ``%d`` it makes up a name of its own, so the device would not be called ``name``, and any
+      other ``%`` is refused (EINVAL) when the device is created;
+    - ASCII control characters (0x00-0x1F, 0x7F): the kernel refuses only some of them, and
+      a NUL would silently cut the device name short of the name in the database;
+    - any other Unicode whitespace (U+0085, U+2028, U+3000, ...): the kernel lets it through
+      but such a name looks like a different one in every log and in ovs-vsctl's output;
+    - text that is not valid Unicode (lone surrogates), which has no UTF-8 encoding.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgs("%s must not be empty" % what)
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgs("%s %r is not valid Unicode text" % (what, name[:64])) from None
+    if len(encoded) > MAX_NAME_BYTES:
+        raise InvalidArgs("%s %r is %d bytes long; network device names have at most %d"
+                          % (what, name[:64], len(encoded), MAX_NAME_BYTES))
+    if name in (".", ".."):
+        raise InvalidArgs("%s must not be %r" % (what, name))
+    for byte in encoded:
+        why = _byte_refused(byte)
+        if why is not None:
+            ch = next(c for c in name if byte in c.encode("utf-8"))
+            where = "" if ord(ch) < 0x80 else " (in %r, UTF-8 %s)" % (ch, ch.encode("utf-8").hex(" "))
+            raise InvalidArgs("%s %r contains byte 0x%02x%s, which network device names may not: %s"
+                              % (what, name, byte, where, why))
+    for ch in name:
+        if ch.isspace():
+            raise InvalidArgs("%s %r contains the whitespace character U+%04X, which would make the name "
+                              "look like another" % (what, name, ord(ch)))
+
+
+# -- reads ---------------------------------------------------------------------
+
+def find_bridge(replica, name):
+    """The uuid of bridge ``name``, or None."""
+    return replica.find("Bridge", name=name)
+
+
+def bridge_exists(replica, name):
+    """True if a bridge called ``name`` exists."""
+    return find_bridge(replica, name) is not None
+
+
+def list_bridges(replica):
+    """The sorted names of all bridges."""
+    return sorted(row["name"] for row in replica.rows("Bridge").values())
+
+
+def list_bridge_ports(replica, bridge):
+    """The sorted names of ``bridge``'s ports, less its local port (as ``ovs-vsctl list-ports``)."""
+    uuid = _require_bridge(replica, bridge)
+    ports = replica.rows("Port")
+    names = []
+    for port_uuid in replica.row("Bridge", uuid)["ports"]:
+        port = ports.get(port_uuid)
+        if port is not None and port["name"] != bridge:
+            names.append(port["name"])
+    names.sort()
+    return names
+
+
+def _require_bridge(replica, name):
+    check_lookup_name(name, "bridge name")
+    uuid = find_bridge(replica, name)
+    if uuid is None:
+        raise NotFound("no bridge named %r" % name)
+    return uuid
+
+
+def _require_unused(replica, name, what):
+    check_name(name, what)
+    for table in NAMED_TABLES:
+        if replica.find(table, name=name) is not None:
+            raise AlreadyExists("%s %r: a %s of that name already exists" % (what, name, table.lower()))
+
+
+def _root_uuid(replica):
+    rows = replica.rows("Open_vSwitch")
+    if not rows:
+        raise NotFound("the database has no Open_vSwitch row; initialise it (ovs-vsctl init)")
+    return next(iter(rows))
+
+
+# -- building blocks of transactions ------------------------------------------------
+
+def _uuid(uuid):
+    return ["uuid", uuid]
+
+
+def _named(name):
+    return ["named-uuid", name]
+
+
+def _uuid_set(*atoms):
+    return ["set", list(atoms)]
+
+
+def wait_absent(table, name):
+    """A wait that holds only if no row of ``table`` is called ``name``."""
+    return {"op": "wait", "table": table, "where": [["name", "==", name]], "columns": ["name"],
+            "until": "==", "rows": [], "timeout": 0}
+
+
+def wait_present(table, uuid, where=()):
+    """A wait that holds only if row ``uuid`` of ``table`` exists (and matches ``where``)."""
+    return {"op": "wait", "table": table, "where": [["_uuid", "==", _uuid(uuid)]] + list(where),
+            "columns": ["_uuid"], "until": "==", "rows": [{"_uuid": _uuid(uuid)}], "timeout": 0}
+
+
+def _insert_port(port, interface_type=""):
+    """Insert an Interface and a Port of name ``port`` (uuid-names ``new_iface``, ``new_port``)."""
+    iface = {"name": port}
+    if interface_type:
+        iface["type"] = interface_type
+    return [
+        {"op": "insert", "table": "Interface", "row": iface, "uuid-name": "new_iface"},
+        {"op": "insert", "table": "Port", "row": {"name": port, "interfaces": _named("new_iface")},
+         "uuid-name": "new_port"},
+    ]
+
+
+# -- planners ------------------------------------------------------------------------
+
+def plan_create_bridge(replica, name):
+    """Bridge ``name`` with its local Port and ``internal`` Interface, linked from Open_vSwitch."""
+    _require_unused(replica, name, "bridge name")
+    root = _root_uuid(replica)
+    return [wait_present("Open_vSwitch", root)] + [wait_absent(t, name) for t in NAMED_TABLES] \
+        + _insert_port(name, "internal") + [
+            {"op": "insert", "table": "Bridge", "row": {"name": name, "ports": _named("new_port")},
+             "uuid-name": "new_bridge"},
+            {"op": "mutate", "table": "Open_vSwitch", "where": [["_uuid", "==", _uuid(root)]],
+             "mutations": [["bridges", "insert", _uuid_set(_named("new_bridge"))]]},
+            {"op": "comment", "comment": "ovsdbus: CreateBridge %s" % name},
+    ]
+
+
+def plan_delete_bridge(replica, name):
+    """Unlink bridge ``name`` from Open_vSwitch; its ports and interfaces are collected with it."""
+    uuid = _require_bridge(replica, name)
+    root = _root_uuid(replica)
+    return [
+        wait_present("Bridge", uuid),
+        {"op": "mutate", "table": "Open_vSwitch", "where": [["_uuid", "==", _uuid(root)]],
+         "mutations": [["bridges", "delete", _uuid_set(_uuid(uuid))]]},
+        {"op": "comment", "comment": "ovsdbus: DeleteBridge %s" % name},
+    ]
+
+
+def plan_add_port(replica, bridge, port):
+    """Port ``port`` with an Interface of the same name on ``bridge``."""
+    uuid = _require_bridge(replica, bridge)
+    _require_unused(replica, port, "port name")
+    return [wait_present("Bridge", uuid)] + [wait_absent(t, port) for t in NAMED_TABLES] \
+        + _insert_port(port) + [
+            {"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", _uuid(uuid)]],
+             "mutations": [["ports", "insert", _uuid_set(_named("new_port"))]]},
+            {"op": "comment", "comment": "ovsdbus: AddPort %s %s" % (bridge, port)},
+    ]
+
+
+def plan_delete_port(replica, bridge, port):
+    """Remove ``port`` from ``bridge``; the Port and its Interfaces are collected."""
+    bridge_uuid = _require_bridge(replica, bridge)
+    check_lookup_name(port, "port name")
+    port_uuid = replica.find("Port", name=port)
+    if port_uuid is None or port_uuid not in replica.row("Bridge", bridge_uuid)["ports"]:
+        raise NotFound("bridge %r has no port named %r" % (bridge, port))
+    if port == bridge:
+        raise InvalidArgs("port %r is the local port of bridge %r; delete the bridge instead" % (port, bridge))
+    return [
+        wait_present("Bridge", bridge_uuid, [["ports", "includes", _uuid_set(_uuid(port_uuid))]]),
+        {"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", _uuid(bridge_uuid)]],
+         "mutations": [["ports", "delete", _uuid_set(_uuid(port_uuid))]]},
+        {"op": "comment", "comment": "ovsdbus: DeletePort %s %s" % (bridge, port)},
+    ]
+
+
+# -- running them -------------------------------------------------------------------
+
+class Operations:
+    """The Open_vSwitch verbs on an :class:`~ovsdbus.ovsdb.connection.OvsdbConnection`.
+
+    Write verbs return Deferreds that fire once the change is committed (and visible
+    in the replica); they are retried from a fresh plan when another writer changed
+    what the plan assumed, up to ``max_attempts`` times.
+    """
+
+    def __init__(self, connection, max_attempts=5, conflict_wait=2.0):
+        self.connection = connection
+        self.max_attempts = max_attempts
+        self.conflict_wait = conflict_wait
+        self._last_ports = None
+
+    @property
+    def replica(self):
+        """The synced replica; raises Disconnected when there is none."""
+        if not self.connection.synced:
+            raise Disconnected("not connected to ovsdb-server")
+        return self.connection.replica
+
+    # reads
+    def bridge_exists(self, name):
+        """True if bridge ``name`` exists (InvalidArgs for an empty or oversize name)."""
+        check_lookup_name(name, "bridge name")
+        return bridge_exists(self.replica, name)
+
+    def list_bridges(self):
+        """Sorted bridge names."""
+        return list_bridges(self.replica)
+
+    def list_bridge_ports(self, bridge):
+        """Sorted port names of ``bridge`` without its local port (do not modify the list).
+
+        The last answer is kept until the replica changes: repeated reads of a large bridge
+        cost a lookup."""
+        replica = self.replica
+        key = (bridge, replica.generation)
+        if self._last_ports is not None and self._last_ports[0] == key:
+            return self._last_ports[1]
+        names = list_bridge_ports(replica, bridge)
+        self._last_ports = (key, names)
+        return names
+
+    # writes
+    def create_bridge(self, name):
+        """Create bridge ``name`` (see :func:`plan_create_bridge`)."""
+        return self._run(plan_create_bridge, name)
+
+    def delete_bridge(self, name):
+        """Delete bridge ``name`` (see :func:`plan_delete_bridge`)."""
+        return self._run(plan_delete_bridge, name)
+
+    def add_port(self, bridge, port):
+        """Add port ``port`` to ``bridge`` (see :func:`plan_add_port`)."""
+        return self._run(plan_add_port, bridge, port)
+
+    def delete_port(self, bridge, port):
+        """Delete port ``port`` from ``bridge`` (see :func:`plan_delete_port`)."""
+        return self._run(plan_delete_port, bridge, port)
+
+    @defer.inlineCallbacks
+    def _run(self, planner, *args):
+        for attempt in range(1, self.max_attempts + 1):
+            replica = self.replica
+            generation = replica.generation
+            operations = planner(replica, *args)
+            try:
+                yield self.connection.transact(operations)
+            except WaitTimedOut:
+                # Someone changed what we assumed.  The server sends their update
+                # before our reply, so the replica normally has it already; if not,
+                # wait for it before planning again.
+                if replica.generation == generation and attempt < self.max_attempts:
+                    try:
+                        yield self.connection.next_change(self.conflict_wait)
+                    except Timeout:
+                        pass
+                continue
+            return None
+        raise TransactionError("conflict", "the database kept changing under %d attempts" % self.max_attempts)
