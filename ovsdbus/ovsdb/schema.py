@@ -53,6 +53,21 @@ class NamedUuid(str):
         return "NamedUuid(%s)" % str.__repr__(self)
 
 
+class SymbolicRef(str):
+    """A caller's ``@name`` for a row created earlier in the same batch of commands (as
+    ``ovs-vsctl -- --id=@name create ...``); the batch turns it into the row's uuid-name."""
+
+    __slots__ = ()
+
+    def __new__(cls, name):
+        if not name or not isinstance(name, str):
+            raise SchemaError("empty row reference")
+        return super().__new__(cls, name)
+
+    def __repr__(self):
+        return "SymbolicRef(%s)" % str.__repr__(self)
+
+
 def is_uuid(text):
     """True if ``text`` is a uuid in its 36-character string form (either case)."""
     return isinstance(text, str) and bool(_UUID_RE.fullmatch(text))
