@@ -1,0 +1,267 @@
+"""A three-member Raft cluster of real ovsdb-servers under ``twistd ovsdbus``.
+
+The cluster is built in a temporary directory with ``ovsdb-tool create-cluster``/``join-cluster``,
+every member on unix sockets with its own pidfile, control socket and log; the tests stop, kill
+and freeze only the members they started, by pid.
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+
+from twisted.internet import defer, reactor, task
+from twisted.trial.unittest import TestCase
+from txdbus.error import RemoteError
+
+from ovsdbus.testing import sandbox
+from tests import realstack
+from tests.realstack import ERROR, INTERFACE, OBJECT_PATH, call, get_property, poll_until, require_programs
+
+#: Seconds for a new leader to be elected, a member to (re)join, ovsdbus to move.
+DEADLINE = 20.0
+#: ovsdbus's --timeout (seconds for each reply from ovsdb-server) in these tests.
+REQUEST_TIMEOUT = 3
+
+
+class Member:
+    """One ovsdb-server of the cluster: ``DIR/NAME.db``, served on ``unix:DIR/NAME.sock``."""
+
+    def __init__(self, directory, name):
+        self.name = name
+        base = os.path.join(directory, name)
+        self.db = base + ".db"
+        self.raft = "unix:%s.raft" % base
+        self.socket = base + ".sock"
+        self.remote = "unix:" + self.socket
+        self.pidfile = base + ".pid"
+        self.ctl = base + ".ctl"
+        self.log = base + ".log"
+        self.env = dict(os.environ, OVS_RUNDIR=directory, OVS_LOGDIR=directory, OVS_DBDIR=directory)
+        self.pid = None
+
+    def start(self):
+        """Start ovsdb-server on the member's file (it returns once listening)."""
+        sandbox._run([sandbox.find_binary("ovsdb-server"), self.db, "--remote=punix:" + self.socket,
+                      "--pidfile=" + self.pidfile, "--detach", "--unixctl=" + self.ctl, "--log-file=" + self.log],
+                     env=self.env, log_file=self.log)
+        with open(self.pidfile) as f:
+            self.pid = int(f.read().strip())
+
+    @property
+    def running(self):
+        return self.pid is not None and sandbox.pid_alive(self.pid)
+
+    def kill(self):
+        """SIGKILL the member (no goodbye to its peers or clients) and wait until it is gone."""
+        os.kill(self.pid, signal.SIGKILL)
+        sandbox.wait_until(lambda: not sandbox.pid_alive(self.pid), 10, "ovsdb-server %s to die" % self.name)
+        self.pid = None
+
+    def stop(self):
+        """SIGTERM (SIGCONT first, in case it is frozen) and wait."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            sandbox.stop_pid(self.pid, 10, "ovsdb-server " + self.name)
+            self.pid = None
+
+    def status(self):
+        """Deferred of ``cluster/status`` as ``{key: value}`` ("Role", "Status", ...); ``{}`` when not running."""
+        if not self.running:
+            return defer.succeed({})
+        d = realstack.run([sandbox.find_binary("ovs-appctl"), "-t", self.ctl, "cluster/status", "Open_vSwitch"],
+                          env=self.env, timeout=5)
+        return d.addCallback(lambda result: dict(line.split(": ", 1) for line in result[1].splitlines()
+                                                 if ": " in line) if result[0] == 0 else {})
+
+    def is_leader(self):
+        """Deferred: whether the member leads the cluster now."""
+        return self.status().addCallback(lambda status: status.get("Role") == "leader")
+
+    def in_cluster(self):
+        """Deferred: whether the member runs as a member of the cluster (joined, not leaving)."""
+        return self.status().addCallback(lambda status: status.get("Status") == "cluster member")
+
+    def bridges(self):
+        """The bridge names of the member's data, read with ``ovsdb-client dump``."""
+        out = sandbox._run([sandbox.find_binary("ovsdb-client"), "dump", "--format=json", self.remote,
+                            "Open_vSwitch", "Bridge", "name"], env=self.env)
+        (table,) = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return sorted(row[table["headings"].index("name")] for row in table["data"])
+
+
+class Cluster:
+    """Three members a, b, c of one Open_vSwitch cluster, created (``ovs-vsctl init`` done) and started."""
+
+    def __init__(self, directory):
+        self.members = [Member(directory, n) for n in "abc"]
+        a, others = self.members[0], self.members[1:]
+        tool = sandbox.find_binary("ovsdb-tool")
+        sandbox._run([tool, "create-cluster", a.db, sandbox.DEFAULT_SCHEMA, a.raft], env=a.env)
+        for m in others:
+            sandbox._run([tool, "join-cluster", m.db, "Open_vSwitch", m.raft, a.raft], env=m.env)
+        for m in self.members:
+            m.start()
+        # Joining members wait for the leader to add them; ovs-vsctl waits for a leader to commit.
+        sandbox._run([sandbox.find_binary("ovs-vsctl"), "--db=" + self.remotes, "--no-wait", "--timeout=20", "init"],
+                     env=a.env)
+
+    @property
+    def remotes(self):
+        """``unix:a.sock,unix:b.sock,unix:c.sock``."""
+        return ",".join(m.remote for m in self.members)
+
+    @defer.inlineCallbacks
+    def formed(self):
+        """Deferred: whether every member has joined."""
+        for m in self.members:
+            if not (yield m.in_cluster()):
+                return False
+        return True
+
+    @defer.inlineCallbacks
+    def leader(self):
+        """Deferred of the member that leads now, or ``None`` (none, or two during an election)."""
+        leaders = []
+        for m in self.members:
+            if (yield m.is_leader()):
+                leaders.append(m)
+        return leaders[0] if len(leaders) == 1 else None
+
+    def stop(self):
+        for m in self.members:
+            m.stop()
+
+
+class _ClusterCase(TestCase):
+    """``twistd ovsdbus --ovsdb unix:a,unix:b,unix:c`` (plus ``service_args``) on a private bus, a
+    D-Bus client that records the service's root signals in ``heard``."""
+
+    service_args = ()
+
+    def setUp(self):
+        require_programs(*realstack.STACK_PROGRAMS, "ovs-appctl")
+        self.stack = realstack.RealStack(("--timeout", str(REQUEST_TIMEOUT)) + self.service_args)
+        self.addCleanup(self.stack.stop)
+        self.cluster = Cluster(self.stack.directory)
+        self.addCleanup(self.cluster.stop)
+        self.stack.start(ovsdb=False, remote=self.cluster.remotes)
+        self.heard = []
+        d = realstack.connect(self, self.stack.bus_address)
+
+        @d.addCallback
+        def connected(client):
+            self.client = client
+            return client.addMatch(lambda m: self.heard.append((m.member, tuple(m.body))), mtype="signal",
+                                   path=OBJECT_PATH, interface=INTERFACE)
+
+        d.addCallback(lambda _: poll_until(self.connected, DEADLINE, what="Connected"))
+        d.addCallback(lambda _: poll_until(self.cluster.formed, DEADLINE, what="all three members to join"))
+        return d
+
+    def connected(self):
+        return get_property(self.client, "Connected")
+
+    @defer.inlineCallbacks
+    def where(self):
+        """(Connected, ClusterMember, Leader)."""
+        values = []
+        for name in ("Connected", "ClusterMember", "Leader"):
+            values.append((yield get_property(self.client, name)))
+        return tuple(values)
+
+
+class FailoverTests(_ClusterCase):
+    """The leader dies under writes."""
+
+    @defer.inlineCallbacks
+    def test_writes_through_leader_failovers(self):
+        """Writes go on while the leader is killed three times: every acknowledged write is in the
+        database, every other call failed with Disconnected or Timeout within the timeout, the
+        replica ends equal to the cluster's data, and subscribers heard each new bridge once."""
+        leader = yield poll_until(self.cluster.leader, DEADLINE, what="a leader")
+        self.assertEqual((yield self.where()), (True, leader.remote, True))
+        acknowledged, unknown, durations, failovers, done = [], [], [], [], []
+        state = {"stop": False, "n": 0}
+
+        @defer.inlineCallbacks
+        def writer():
+            while not state["stop"]:
+                state["n"] += 1
+                name = "br%d" % state["n"]
+                started = time.monotonic()
+                try:
+                    yield call(self.client, "CreateBridge", "s", name)
+                except RemoteError as e:
+                    durations.append(time.monotonic() - started)
+                    self.assertIn(e.errName, (ERROR + "Disconnected", ERROR + "Timeout"), name)
+                    unknown.append(name)
+                    yield task.deferLater(reactor, 0.05, lambda: None)   # pace the retries while disconnected
+                else:
+                    durations.append(time.monotonic() - started)
+                    acknowledged.append(name)
+                    done.append((started, time.monotonic()))
+
+        writing = writer()
+        for _ in range(3):
+            yield poll_until(lambda: len(acknowledged) >= 3, DEADLINE, what="writes to go through")
+            leader = yield poll_until(self.cluster.leader, DEADLINE, what="a leader")
+            before = len(acknowledged)
+            killed_at = time.monotonic()
+            leader.kill()
+            after = yield poll_until(lambda t=killed_at: [end for start, end in done if start > t], DEADLINE,
+                                     what="a write sent after the leader died to be acknowledged")
+            failovers.append(after[0] - killed_at)
+            yield poll_until(self.cluster.leader, DEADLINE, what="a new leader")
+            leader.start()
+            yield poll_until(leader.in_cluster, DEADLINE, what="%s to rejoin" % leader.name)
+            yield poll_until(lambda before=before: len(acknowledged) >= before + 3, DEADLINE, what="more writes")
+        state["stop"] = True
+        yield writing
+
+        leader = yield poll_until(self.cluster.leader, DEADLINE, what="a leader")
+        in_database = leader.bridges()
+        self.assertEqual(set(acknowledged) - set(in_database), set(), "acknowledged writes lost")
+        self.assertEqual(set(in_database) - set(acknowledged) - set(unknown), set())
+        self.assertLess(max(durations), REQUEST_TIMEOUT + 2)
+        listed = yield poll_until(lambda: call(self.client, "ListBridges").addCallback(
+            lambda names: names if sorted(names) == in_database else None), DEADLINE, what="the replica to match")
+        self.assertEqual(sorted(listed), in_database)
+        added = [body[0] for member, body in self.heard if member == "BridgeAdded"]
+        self.assertEqual(sorted(added), in_database)   # each exactly once
+        self.assertEqual([m for m, _ in self.heard if m == "BridgeRemoved"], [])
+        self.assertEqual((yield self.where()), (True, leader.remote, True))
+        sys.stderr.write("\nraft: %d writes acknowledged, %d unknown; failover (leader killed -> first "
+                         "acknowledged write): %s s\n" % (len(acknowledged), len(unknown),
+                                                          ", ".join("%.2f" % f for f in failovers)))
+
+
+class PartitionTests(_ClusterCase):
+    """A member cut off from its peers is left for one that is connected."""
+
+    service_args = ("--leader-only", "no", "--no-shuffle-remotes")
+
+    @defer.inlineCallbacks
+    def test_partitioned_member_is_left(self):
+        """ovsdbus (not leader-only, a tried first) is on a; when b and c stop, a is cut off and
+        ovsdbus stops serving from it; with a frozen and b and c back, ovsdbus serves from b or c."""
+        a, b, c = self.cluster.members
+        self.assertEqual((yield self.where())[:2], (True, a.remote))
+        yield call(self.client, "CreateBridge", "s", "br0")
+        b.kill()
+        c.kill()
+        yield poll_until(lambda: self.connected().addCallback(lambda up: not up), DEADLINE,
+                         what="ovsdbus to leave the cut-off member")
+        self.assertEqual((yield self.where()), (False, "", False))
+        os.kill(a.pid, signal.SIGSTOP)   # a can neither vote nor answer
+        b.start()
+        c.start()
+        yield poll_until(self.connected, DEADLINE + REQUEST_TIMEOUT, what="ovsdbus on a connected member")
+        connected, member, _ = yield self.where()
+        self.assertIn(member, (b.remote, c.remote))
+        self.assertEqual((yield call(self.client, "ListBridges")), ["br0"])
+        os.kill(a.pid, signal.SIGCONT)
