@@ -28,12 +28,21 @@ class Arg(NamedTuple):
 
 
 class MethodSpec(NamedTuple):
-    """A method: its inputs, outputs and what it does."""
+    """A method: its inputs, outputs and what it does.
+
+    ``mutating`` methods change the switch and are authorized first (see
+    :mod:`ovsdbus.bus.authorization`); ``batch_options`` are the per-command options it
+    takes inside ``Transact`` besides its arguments (``id``, ``if_exists``, ``may_exist``);
+    ``batchable`` is false for the methods ``Transact`` does not take as a command.
+    """
 
     name: str
     inputs: tuple
     outputs: tuple
     doc: str
+    mutating: bool = False
+    batch_options: tuple = ()
+    batchable: bool = True
 
     @property
     def in_signature(self):
@@ -79,9 +88,10 @@ class InterfaceSpec(NamedTuple):
     properties: tuple = ()
 
 
-def method(name, inputs, outputs, doc):
+def method(name, inputs, outputs, doc, mutating=False, batch_options=(), batchable=True):
     """A :class:`MethodSpec` from ``(name, signature)`` pairs."""
-    return MethodSpec(name, tuple(Arg(*a) for a in inputs), tuple(Arg(*a) for a in outputs), doc)
+    return MethodSpec(name, tuple(Arg(*a) for a in inputs), tuple(Arg(*a) for a in outputs), doc,
+                      mutating, tuple(batch_options), batchable)
 
 
 def signal(name, args, doc):
@@ -90,8 +100,8 @@ def signal(name, args, doc):
 
 
 ERRORS_DOC = (
-    "Errors: org.openvswitch.ovsdb.Error.{AlreadyExists, NotFound, ConstraintViolation, ReferentialIntegrity, "
-    "ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed, ProtocolError}, "
+    "Errors: org.openvswitch.ovsdb.Error.{AlreadyExists, NotFound, Ambiguous, ConstraintViolation, "
+    "ReferentialIntegrity, ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed, ProtocolError}, "
     "org.freedesktop.DBus.Error.InvalidArgs, org.freedesktop.DBus.Error.AccessDenied."
 )
 
@@ -103,16 +113,20 @@ ROOT_SPEC = InterfaceSpec(
     methods=(
         method("CreateBridge", [("name", "s")], [],
            "Create bridge NAME with its local port and internal interface of the same name, like "
-           "'ovs-vsctl add-br'. AlreadyExists if any bridge, port or interface is called NAME."),
+           "'ovs-vsctl add-br'. AlreadyExists if any bridge, port or interface is called NAME.",
+           mutating=True, batch_options=("may_exist", "id")),
         method("DeleteBridge", [("name", "s")], [],
            "Delete bridge NAME with all its ports and interfaces, like 'ovs-vsctl del-br'. "
-           "NotFound if there is no such bridge."),
+           "NotFound if there is no such bridge.",
+           mutating=True, batch_options=("if_exists",)),
         method("AddPort", [("bridge", "s"), ("port", "s")], [],
            "Add port PORT, with an interface of the same name, to BRIDGE, like 'ovs-vsctl add-port'. "
-           "NotFound if BRIDGE does not exist; AlreadyExists if any bridge, port or interface is called PORT."),
+           "NotFound if BRIDGE does not exist; AlreadyExists if any bridge, port or interface is called PORT.",
+           mutating=True, batch_options=("may_exist", "id")),
         method("DeletePort", [("bridge", "s"), ("port", "s")], [],
            "Remove PORT and its interfaces from BRIDGE, like 'ovs-vsctl del-port'. "
-           "NotFound if BRIDGE does not exist or has no port PORT."),
+           "NotFound if BRIDGE does not exist or has no port PORT.",
+           mutating=True, batch_options=("if_exists",)),
         method("BridgeExists", [("name", "s")], [("exists", "b")],
            "Whether bridge NAME exists, like 'ovs-vsctl br-exists'."),
         method("ListBridges", [], [("bridges", "as")],
@@ -136,8 +150,115 @@ ROOT_SPEC = InterfaceSpec(
                      "Whether ovsdbus is connected to ovsdb-server with its replica in step; while false, "
                      "every method of this interface answers Disconnected and the objects show the last "
                      "state known."),
+        PropertySpec("ClusterMember", "s",
+                     "The remote (as given to --ovsdb) of the ovsdb-server ovsdbus is synced with, or '' while "
+                     "Connected is false. With a cluster, it changes when ovsdbus moves to another member."),
+        PropertySpec("Leader", "b",
+                     "Whether that server commits writes itself: the leader of a clustered database, or a "
+                     "standalone server (false while Connected is false, and while on a follower with "
+                     "--leader-only no)."),
     ),
 )
+
+DATABASE_INTERFACE = "org.openvswitch.ovsdb.Database"
+
+_RECORD = ("RECORD names a row the way ovs-vsctl does: by the table's 'name' column where it has one, by "
+           "ovs-vsctl's other record ids (Controller, NetFlow, sFlow, IPFIX by bridge; QoS by port; Manager by "
+           "target; Flow_Sample_Collector_Set by id; the single row of a one-row table by '.'), by its uuid "
+           "(or a unique prefix of 4 or more of its characters), or by its object path; NotFound if none "
+           "matches, Ambiguous if several do.")
+_COLUMNS = "COLUMNS are column names, or 'column:key' for one key of a map column; empty means every column."
+_TYPES = ("Values are typed by the column: integer x, real d, boolean b, string s, a reference to a row o "
+          "(its object path; a uuid string or '@name' is accepted too), other uuids s; a set a<T>; a map a{KV}; "
+          "an optional value an array of 0 or 1 elements. Any integer type is accepted and range-checked; a "
+          "value of the wrong type or outside the column's constraints is InvalidArgs naming the table, "
+          "column and expected signature, and nothing is sent to ovsdb-server.")
+_CONDITIONS = ("CONDITIONS are (column, operator, value) with ovs-vsctl find's operators = != < > <= >= "
+               "{=} {!=} {<} {>} {<=} {>=}; column may be 'column:key'.")
+_WRITE = ("One OVSDB transaction, conditional on what it read and retried on conflict; nothing changes "
+          "when it fails.")
+_ROWS = "Each row also has '_uuid' (s) and, where the row is an object, '_path' (o)."
+
+DATABASE_SPEC = InterfaceSpec(
+    DATABASE_INTERFACE,
+    "Every table of the database, typed by its schema, in the manner of ovs-vsctl's database commands "
+    "(get, set, add, remove, clear, list, find, create, destroy, wait-until), plus Transact for several "
+    "commands in one atomic transaction. " + _TYPES + " " + ERRORS_DOC,
+    methods=(
+        method("Get", [("table", "s"), ("record", "s"), ("columns", "as")], [("values", "a{sv}")],
+               "The COLUMNS of RECORD in TABLE, from the replica, like 'ovs-vsctl get'. " + _RECORD + " "
+               + _COLUMNS + " A 'column:key' whose key is absent is NotFound. " + _ROWS,
+               batch_options=("if_exists",)),
+        method("List", [("table", "s"), ("columns", "as")], [("rows", "aa{sv}")],
+               "Every row of TABLE, from the replica, like 'ovs-vsctl list'. " + _COLUMNS + " " + _ROWS),
+        method("Find", [("table", "s"), ("conditions", "a(ssv)"), ("columns", "as")], [("rows", "aa{sv}")],
+               "The rows of TABLE that match all CONDITIONS, from the replica, like 'ovs-vsctl find'. "
+               + _CONDITIONS + " " + _COLUMNS + " " + _ROWS),
+        method("Set", [("table", "s"), ("record", "s"), ("values", "a{sv}")], [],
+               "Replace columns of RECORD in TABLE, like 'ovs-vsctl set'. VALUES maps column names to their "
+               "new values; 'column:key' sets one key of a map (a mutation: other keys are left alone, even "
+               "those another writer just added). " + _WRITE,
+               mutating=True, batch_options=("if_exists",)),
+        method("Add", [("table", "s"), ("record", "s"), ("column", "s"), ("values", "v")], [],
+               "Insert VALUES (a set's elements, or a map's key-value pairs) into COLUMN of RECORD, like "
+               "'ovs-vsctl add'; a map key already present keeps its value. " + _WRITE,
+               mutating=True, batch_options=("if_exists",)),
+        method("Remove", [("table", "s"), ("record", "s"), ("column", "s"), ("values", "v")], [],
+               "Delete VALUES from COLUMN of RECORD, like 'ovs-vsctl remove': a set's elements; from a map, "
+               "keys (an array) or key-value pairs (a dict, removed only where the value matches). " + _WRITE,
+               mutating=True, batch_options=("if_exists",)),
+        method("Clear", [("table", "s"), ("record", "s"), ("columns", "as")], [],
+               "Empty the set and map COLUMNS of RECORD, like 'ovs-vsctl clear'. " + _WRITE,
+               mutating=True, batch_options=("if_exists",)),
+        method("Create", [("table", "s"), ("values", "a{sv}")], [("uuid", "s")],
+               "Insert a row into TABLE with VALUES (other columns take their defaults), like 'ovs-vsctl "
+               "create'; returns its uuid. Only for root tables: a row of another table is collected by OVSDB "
+               "unless something refers to it, so create those inside Transact with an id and refer to it. "
+               + _WRITE,
+               mutating=True, batch_options=("id",)),
+        method("Destroy", [("table", "s"), ("records", "as")], [],
+               "Delete the RECORDS of TABLE, like 'ovs-vsctl destroy', removing the references to them that "
+               "ovs-vsctl removes, or failing with ReferentialIntegrity naming the row that still refers to "
+               "one. " + _WRITE,
+               mutating=True, batch_options=("if_exists",)),
+        method("WaitUntil", [("table", "s"), ("record", "s"), ("conditions", "a(ssv)"), ("timeout", "d")], [],
+               "Return once the replica shows RECORD of TABLE existing and matching all CONDITIONS, like "
+               "'ovs-vsctl wait-until'; Timeout after TIMEOUT seconds (a number above 0). Other calls are "
+               "served meanwhile. " + _CONDITIONS),
+        method("Transact", [("commands", "a(sa{sv})"), ("options", "a{sv}")], [("results", "aa{sv}")],
+               "Run COMMANDS in one OVSDB transaction, all or nothing, like ovs-vsctl commands chained with "
+               "'--' (at most 10000 commands). A command is (verb, args): verb is a method of this interface or of "
+               "org.openvswitch.ovsdb (not Transact, GetSchema); args holds its arguments by their names "
+               "here (table, record, columns, values, column, conditions, records, name, bridge, port, ...), "
+               "plus 'id' ('@name') on Create, CreateBridge and AddPort to name the row they create, "
+               "'if_exists' (b) on Get, Set, Add, Remove, Clear, Destroy, DeleteBridge, DeletePort, and "
+               "'may_exist' (b) on CreateBridge and AddPort. Any uuid value of a later command, and any "
+               "record, may be '@name'. Later commands see what earlier "
+               "ones did. OPTIONS: 'dry_run' (b: check everything, change nothing), 'comment' (s: logged by "
+               "ovsdb-server), 'timeout' (d: seconds). RESULTS has one dict per command: 'uuid' (s) and "
+               "'path' (o) of what it created, 'rows' (aa{sv}) of what it read, 'changed' (b), and the "
+               "method's own output by name. On failure nothing changes, and the error (named as its cause) "
+               "says which command: 'command 3 (Set Port p1): constraint violation: ...'.",
+               mutating=True, batchable=False),
+        method("GetSchema", [], [("schema", "s")],
+               "The database schema as ovsdb-server serves it (JSON).", batchable=False),
+    ),
+)
+
+#: Most commands one ``Transact`` may hold.
+MAX_TRANSACT_COMMANDS = 10000
+
+#: Options of ``Transact`` itself: name -> D-Bus signature.
+TRANSACT_OPTIONS = {"dry_run": "b", "comment": "s", "timeout": "d"}
+
+#: Per-command options inside ``Transact``: name -> D-Bus signature.
+BATCH_OPTION_SIGNATURES = {"id": "s", "if_exists": "b", "may_exist": "b"}
+
+
+def batch_verbs():
+    """``{verb: MethodSpec}`` of every method ``Transact`` takes as a command."""
+    return {m.name: m for spec in (DATABASE_SPEC, ROOT_SPEC) for m in spec.methods if m.batchable}
+
 
 _STRMAP = "Empty when the column is empty."
 
@@ -187,13 +308,15 @@ INTERFACE_SPEC = InterfaceSpec(
         PropertySpec("AdminState", "s", "'up', 'down', or '' when unknown."),
         PropertySpec("LinkState", "s", "'up', 'down', or '' when unknown."),
         PropertySpec("Error", "s", "Why the interface could not be set up, or '' when it could."),
-        PropertySpec("Statistics", "a{sx}", "Counters as ovs-vswitchd last wrote them."),
+        PropertySpec("Statistics", "a{sx}", "Counters as ovs-vswitchd last wrote them. Never announced in "
+                     "PropertiesChanged (ovs-vswitchd rewrites them every few seconds): read it when needed.",
+                     "false"),
         PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
     ),
 )
 
 #: Every interface ovsdbus defines, for the installed introspection files.
-ALL = (ROOT_SPEC, BRIDGE_SPEC, PORT_SPEC, INTERFACE_SPEC)
+ALL = (ROOT_SPEC, DATABASE_SPEC, BRIDGE_SPEC, PORT_SPEC, INTERFACE_SPEC)
 
 
 def _doc(doc, indent):

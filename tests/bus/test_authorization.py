@@ -3,6 +3,7 @@
 from twisted.internet import defer
 from twisted.trial import unittest
 
+from ovsdbus.api.errors import dbus_error_name
 from ovsdbus.bus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
 from ovsdbus.ovsdb.errors import AccessDenied
 
@@ -70,7 +71,7 @@ class AuthorizerTests(unittest.TestCase):
         """Another user is refused with AccessDenied, naming the uid, when there is no polkit."""
         failure = self.failureResultOf(self.authorize(StubBus({":1.2": NOBODY}), ":1.2"), AccessDenied)
         self.assertIn("65534", str(failure.value))
-        self.assertEqual(failure.value.dbus_name, "org.freedesktop.DBus.Error.AccessDenied")
+        self.assertEqual(dbus_error_name(failure.value), "org.freedesktop.DBus.Error.AccessDenied")
 
     def test_polkit_decides_for_other_users(self):
         """With polkit on the bus, its answer decides, for the modify action, passing interactivity on."""

@@ -202,14 +202,6 @@ class TransactTests(ClientTestCase):
             self.assertIs(type(error), cls, kind)
             self.assertEqual(error.error, kind)
 
-    def test_mapped_errors_carry_dbus_names(self):
-        """Each mapped error crosses D-Bus under its own name (the caller can tell them apart); a wait
-        that did not hold is retried by ovsdbus and, if it never holds, is a TransactionFailed."""
-        names = {cls.dbus_name for cls in (ConstraintViolation, ReferentialIntegrity, ResourcesExhausted,
-                                           NotSupported, TransactionError)}
-        self.assertEqual(len(names), 5)
-        self.assertEqual(WaitTimedOut.dbus_name, TransactionError.dbus_name)
-
     def test_only_first_error_reported(self):
         """When several elements carry errors, the first failing operation is the one reported."""
         d = self.transact([WAIT, INSERT], [{"error": "timed out"}, {"error": "constraint violation"}])
