@@ -7,7 +7,10 @@ fixed order.  It knows nothing of txdbus; the D-Bus adapter carries its
 :class:`ViewDelta` out.
 
 Objects: one per Bridge, Port and Interface row, at
-``/org/openvswitch/ovsdb/{bridge,port,interface}/<escaped name>``.
+``/org/openvswitch/ovsdb/{bridge,port,interface}/<escaped name>`` (the same objects as the
+generic tree's, :mod:`ovsdbus.projection.tree`, which adds its own interface to each).  What
+each property shows, and which root signals membership changes give, is declared as data
+(:data:`LEGACY`, :data:`MEMBERSHIP_SIGNALS`); :class:`TreeView` only interprets it.
 
 How OVSDB values appear as properties (documented for users in the README):
 an unset optional string is ``""``; Port ``Tag`` unset is ``-1``; Interface
@@ -35,6 +38,7 @@ from typing import NamedTuple
 
 from twisted.logger import Logger
 
+from ovsdbus import api
 from ovsdbus.api import OBJECT_PATH
 from ovsdbus.ovsdb.replica import DELETE, INSERT
 from ovsdbus.projection.text import BoundedCache, can_carry, carriable
@@ -43,12 +47,96 @@ BRIDGE_INTERFACE = "org.openvswitch.ovsdb.Bridge"
 PORT_INTERFACE = "org.openvswitch.ovsdb.Port"
 INTERFACE_INTERFACE = "org.openvswitch.ovsdb.Interface"
 
-#: Object kinds: table name -> (path element, D-Bus interface).
-KINDS = {
-    "Bridge": ("bridge", BRIDGE_INTERFACE),
-    "Port": ("port", PORT_INTERFACE),
-    "Interface": ("interface", INTERFACE_INTERFACE),
+#: The interfaces of :class:`TreeView`, for :class:`ovsdbus.projection.tree.Objects`.
+SPECS = {BRIDGE_INTERFACE: api.BRIDGE_SPEC, PORT_INTERFACE: api.PORT_SPEC, INTERFACE_INTERFACE: api.INTERFACE_SPEC}
+
+# -- the older interfaces, declared as data ----------------------------------------------
+#
+# Each property of the Bridge, Port and Interface interfaces is one derivation from the rows:
+#
+#   NAME                        the row's name
+#   TEXT (column, unset)        a string column, ``unset`` for an empty optional one; shown carriable
+#   INTEGER (column, unset)     an integer column, ``unset`` for an empty optional one
+#   SORTED (column,)            a set, as a sorted array
+#   TEXT_MAP (column,)          a string map, keys and values shown carriable
+#   COUNTER_MAP (column,)       a string -> integer map, keys shown carriable
+#   PATHS (column, table, lazy) a set of references, as the paths of the rows sorted by name
+#                               (``lazy``: computed when read and announced as invalidated)
+#   OWNER (table, column)       the path of the row of ``table`` whose ``column`` holds this row
+#   JOINED (column, table, c)   the ``c`` of each row the references in ``column`` name, sorted
+#
+# and :class:`TreeView` works out from these alone which objects an update changes.
+
+NAME, TEXT, INTEGER, SORTED, TEXT_MAP, COUNTER_MAP, PATHS, OWNER, JOINED = (
+    "name", "text", "integer", "sorted", "text_map", "counter_map", "paths", "owner", "joined")
+
+
+class Derived(NamedTuple):
+    """A property of an older interface: its name, signature and derivation (see above)."""
+
+    name: str
+    signature: str
+    kind: str
+    args: tuple = ()
+
+
+class Kind(NamedTuple):
+    """The objects of one table: the path element, the interface and its properties."""
+
+    element: str
+    interface: str
+    properties: tuple
+
+
+#: Table -> :class:`Kind`, in the order objects of a batch are added.
+LEGACY = {
+    "Bridge": Kind("bridge", BRIDGE_INTERFACE, (
+        Derived("Name", "s", NAME),
+        Derived("Ports", "ao", PATHS, ("ports", "Port", True)),
+        Derived("FailMode", "s", TEXT, ("fail_mode", "")),
+        Derived("DatapathType", "s", TEXT, ("datapath_type", "")),
+        Derived("Controllers", "as", JOINED, ("controller", "Controller", "target")),
+        Derived("ExternalIds", "a{ss}", TEXT_MAP, ("external_ids",)),
+        Derived("OtherConfig", "a{ss}", TEXT_MAP, ("other_config",)),
+    )),
+    "Port": Kind("port", PORT_INTERFACE, (
+        Derived("Name", "s", NAME),
+        Derived("Bridge", "o", OWNER, ("Bridge", "ports")),
+        Derived("Interfaces", "ao", PATHS, ("interfaces", "Interface", False)),
+        Derived("Tag", "x", INTEGER, ("tag", -1)),
+        Derived("Trunks", "ax", SORTED, ("trunks",)),
+        Derived("VlanMode", "s", TEXT, ("vlan_mode", "")),
+        Derived("BondMode", "s", TEXT, ("bond_mode", "")),
+        Derived("ExternalIds", "a{ss}", TEXT_MAP, ("external_ids",)),
+    )),
+    "Interface": Kind("interface", INTERFACE_INTERFACE, (
+        Derived("Name", "s", NAME),
+        Derived("Port", "o", OWNER, ("Port", "interfaces")),
+        Derived("Type", "s", TEXT, ("type", "")),
+        Derived("Options", "a{ss}", TEXT_MAP, ("options",)),
+        Derived("OfPort", "x", INTEGER, ("ofport", 0)),
+        Derived("MTU", "x", INTEGER, ("mtu", 0)),
+        Derived("MacInUse", "s", TEXT, ("mac_in_use", "")),
+        Derived("AdminState", "s", TEXT, ("admin_state", "")),
+        Derived("LinkState", "s", TEXT, ("link_state", "")),
+        Derived("Error", "s", TEXT, ("error", "")),
+        Derived("Statistics", "a{sx}", COUNTER_MAP, ("statistics",)),
+        Derived("ExternalIds", "a{ss}", TEXT_MAP, ("external_ids",)),
+    )),
 }
+
+#: The root signals: ``(table, column, added, removed)``: a row inserted into or deleted from
+#: ``table`` (``column`` None, signal argument its name), or a row put into or taken out of the
+#: set of references ``column`` (arguments: the owner's name, the member's name).  Removals are
+#: sent innermost first, additions outermost first, each sorted.
+MEMBERSHIP_SIGNALS = (
+    ("Bridge", None, "BridgeAdded", "BridgeRemoved"),
+    ("Bridge", "ports", "PortAdded", "PortRemoved"),
+    ("Port", "interfaces", "InterfaceAdded", "InterfaceRemoved"),
+)
+
+#: Object kinds: table name -> (path element, D-Bus interface).
+KINDS = {table: (kind.element, kind.interface) for table, kind in LEGACY.items()}
 
 NO_OBJECT = "/"
 
@@ -185,26 +273,67 @@ def _optional(value, unset):
     return unset if value is None else value
 
 
-_TABLE_ORDER = {"Bridge": 0, "Port": 1, "Interface": 2}
+_TABLE_ORDER = {table: i for i, table in enumerate(LEGACY)}
 
 
 def _kind_order(key):
     return _TABLE_ORDER[key[0]], key[1]
 
 
+def _dependencies(legacy, membership):
+    """What the declarations make each table's changes affect (see :class:`TreeView`)."""
+    indexes = {}      # owner table -> [(column, member table)]: owner-of-member indexes to keep
+    listed_in = {}    # member table -> [(owner table, column)]
+    joined_from = {}  # joined table -> [(table, column)]
+    for table, kind in legacy.items():
+        for prop in kind.properties:
+            if prop.kind == PATHS:
+                column, member, _ = prop.args
+                pairs = [(table, column, member)]
+            elif prop.kind == OWNER:
+                owner, column = prop.args
+                pairs = [(owner, column, table)]
+            else:
+                pairs = []
+                if prop.kind == JOINED:
+                    column, target, _ = prop.args
+                    joined_from.setdefault(target, []).append((table, column))
+            for owner, column, member in pairs:
+                if (column, member) not in indexes.setdefault(owner, []):
+                    indexes[owner].append((column, member))
+                    listed_in.setdefault(member, []).append((owner, column))
+    for table, column, _, _ in membership:
+        if column is not None and not any(c == column for c, _ in indexes.get(table, ())):
+            raise ValueError("membership signal on %s.%s, which no property follows" % (table, column))
+    return indexes, listed_in, joined_from
+
+
 class TreeView:
-    """The objects the bus shows for a replica, kept in step by :meth:`update`."""
+    """The objects the bus shows for a replica, kept in step by :meth:`update`.
+
+    Driven by the declarations :data:`LEGACY` and :data:`MEMBERSHIP_SIGNALS`: an update makes
+    an object dirty when its own row changed, when it entered or left the set of references an
+    OWNER or PATHS property follows (or that set's owner was renamed), when a row its PATHS
+    property lists was renamed, or when a row its JOINED property reads changed.  Dirty objects
+    are derived again and compared with what was shown.
+    """
 
     log = Logger()
 
-    def __init__(self):
+    def __init__(self, warn=True, legacy=None, membership=MEMBERSHIP_SIGNALS):
+        #: Whether to log a warning for a row not shown for its name (not when the generic
+        #: tree, which shows the same rows at the same paths, already does).
+        self.warn = warn
+        self.legacy = LEGACY if legacy is None else legacy
+        self.membership = membership
+        self._indexes, self._listed_in, self._joined_from = _dependencies(self.legacy, membership)
         self._hidden = set()         # (table, uuid) of rows not shown for their name
         #: ``{(table, uuid): (path, properties)}`` of every shown object.
         self.objects = {}
         self._keys = {}              # path -> (table, uuid)
-        self._port_bridge = {}       # port uuid -> bridge uuid
-        self._interface_port = {}    # interface uuid -> port uuid
-        #: Counts port renames, which change the paths a bridge's Ports lists.
+        #: ``{(owner table, column): {member uuid: owner uuid}}``: who holds each row.
+        self._owners = {(owner, column): {} for owner, pairs in self._indexes.items() for column, _ in pairs}
+        #: Counts renames of rows that PATHS properties list, which change the paths they show.
         self.renames = 0
 
     def at(self, path):
@@ -248,54 +377,44 @@ class TreeView:
             return True
         if (table, uuid) not in self._hidden:
             self._hidden.add((table, uuid))
-            self.log.warn("{table} {uuid} is not shown on D-Bus: its name {name} holds what D-Bus cannot "
-                          "carry (NUL or a lone surrogate)", table=table, uuid=uuid, name=ascii(name[:256]))
+            if self.warn:
+                self.log.warn("{table} {uuid} is not shown on D-Bus: its name {name} holds what D-Bus cannot "
+                              "carry (NUL or a lone surrogate)", table=table, uuid=uuid, name=ascii(name[:256]))
         return False
+
+    def _derive(self, replica, uuid, row, prop):
+        kind, args = prop.kind, prop.args
+        if kind == NAME:
+            return row["name"]
+        if kind == TEXT:
+            return carriable(_optional(row[args[0]], args[1]))
+        if kind == INTEGER:
+            return _optional(row[args[0]], args[1])
+        if kind == SORTED:
+            return sorted(row[args[0]])
+        if kind == TEXT_MAP:
+            return _text_map(row[args[0]])
+        if kind == COUNTER_MAP:
+            return _text_map(row[args[0]], values_are_text=False)
+        if kind == PATHS:
+            column, table, lazy = args
+            if lazy:
+                return LazyPaths(self, replica, table, row[column])
+            return self._paths(replica, table, row[column])
+        if kind == OWNER:
+            owner, column = args
+            held_by = self._owners[(owner, column)].get(uuid)
+            return self._path_to(owner, replica.row(owner, held_by) if held_by else None)
+        if kind == JOINED:
+            column, table, target = args
+            rows = replica.rows(table) if table in replica.tables else {}
+            return _texts(sorted(rows[r][target] for r in row[column] if r in rows))
+        raise ValueError("unknown derivation %r" % (kind,))
 
     def properties(self, replica, table, uuid):
         """``{name: (signature, value)}`` of the object for row ``uuid`` of ``table``."""
         row = replica.row(table, uuid)
-        if table == "Bridge":
-            controllers = replica.rows("Controller") if "Controller" in replica.tables else {}
-            return {
-                "Name": ("s", row["name"]),
-                "Ports": ("ao", LazyPaths(self, replica, "Port", row["ports"])),
-                "FailMode": ("s", carriable(_optional(row["fail_mode"], ""))),
-                "DatapathType": ("s", carriable(row["datapath_type"])),
-                "Controllers": ("as", _texts(sorted(controllers[c]["target"] for c in row["controller"]
-                                                    if c in controllers))),
-                "ExternalIds": ("a{ss}", _text_map(row["external_ids"])),
-                "OtherConfig": ("a{ss}", _text_map(row["other_config"])),
-            }
-        if table == "Port":
-            bridge = self._port_bridge.get(uuid)
-            bridge_row = replica.row("Bridge", bridge) if bridge else None
-            return {
-                "Name": ("s", row["name"]),
-                "Bridge": ("o", self._path_to("Bridge", bridge_row)),
-                "Interfaces": ("ao", self._paths(replica, "Interface", row["interfaces"])),
-                "Tag": ("x", _optional(row["tag"], -1)),
-                "Trunks": ("ax", sorted(row["trunks"])),
-                "VlanMode": ("s", carriable(_optional(row["vlan_mode"], ""))),
-                "BondMode": ("s", carriable(_optional(row["bond_mode"], ""))),
-                "ExternalIds": ("a{ss}", _text_map(row["external_ids"])),
-            }
-        port = self._interface_port.get(uuid)
-        port_row = replica.row("Port", port) if port else None
-        return {
-            "Name": ("s", row["name"]),
-            "Port": ("o", self._path_to("Port", port_row)),
-            "Type": ("s", carriable(row["type"])),
-            "Options": ("a{ss}", _text_map(row["options"])),
-            "OfPort": ("x", _optional(row["ofport"], 0)),
-            "MTU": ("x", _optional(row["mtu"], 0)),
-            "MacInUse": ("s", carriable(_optional(row["mac_in_use"], ""))),
-            "AdminState": ("s", carriable(_optional(row["admin_state"], ""))),
-            "LinkState": ("s", carriable(_optional(row["link_state"], ""))),
-            "Error": ("s", carriable(_optional(row["error"], ""))),
-            "Statistics": ("a{sx}", _text_map(row["statistics"], values_are_text=False)),
-            "ExternalIds": ("a{ss}", _text_map(row["external_ids"])),
-        }
+        return {p.name: (p.signature, self._derive(replica, uuid, row, p)) for p in self.legacy[table].properties}
 
     # -- following changes -------------------------------------------------------
 
@@ -304,61 +423,54 @@ class TreeView:
         ``replica``; return the :class:`ViewDelta` to show."""
         dirty = set()
         names = {}               # (table, uuid) -> name, including rows deleted in this batch
-        added_ports, removed_ports = [], []     # (bridge name, port uuid)
-        added_ifaces, removed_ifaces = [], []   # (port uuid, interface uuid)
-        bridges_added, bridges_removed = [], []
+        members_added, members_removed = {}, {}   # (table, column) -> [(owner uuid, member uuid)]
+        rows_added, rows_removed = {}, {}         # table -> [name]
+        signal_columns = {(t, c) for t, c, _, _ in self.membership}
+        legacy, indexes, listed_in, joined_from = self.legacy, self._indexes, self._listed_in, self._joined_from
         for c in changes:
-            if c.table not in KINDS and c.table != "Controller":
+            table, old, new = c.table, c.old, c.new
+            if table not in legacy and table not in joined_from:
                 continue
-            for row in (c.old, c.new):
+            for row in (old, new):
                 if row is not None and "name" in row:
-                    names[(c.table, c.uuid)] = row["name"]
-            dirty.add((c.table, c.uuid))
-            if c.table == "Bridge":
-                old_ports = c.old["ports"] if c.old else frozenset()
-                new_ports = c.new["ports"] if c.new else frozenset()
+                    names[(table, c.uuid)] = row["name"]
+            for owner_table, column in joined_from.get(table, ()):
+                dirty.update((owner_table, u) for u, row in replica.rows(owner_table).items()
+                             if c.uuid in row[column])
+            if table not in legacy:
+                continue
+            dirty.add((table, c.uuid))
+            if (table, None) in signal_columns:
                 if c.kind == INSERT:
-                    bridges_added.append(c.new["name"])
+                    rows_added.setdefault(table, []).append(new["name"])
                 elif c.kind == DELETE:
-                    bridges_removed.append(c.old["name"])
-                bridge_name = (c.new or c.old)["name"]
-                for p in new_ports - old_ports:
-                    self._port_bridge[p] = c.uuid
-                    added_ports.append((bridge_name, p))
-                for p in old_ports - new_ports:
-                    if self._port_bridge.get(p) == c.uuid:
-                        del self._port_bridge[p]
-                    removed_ports.append((bridge_name, p))
-                dirty.update(("Port", p) for p in old_ports ^ new_ports)
-            elif c.table == "Port":
-                old_ifaces = c.old["interfaces"] if c.old else frozenset()
-                new_ifaces = c.new["interfaces"] if c.new else frozenset()
-                for i in new_ifaces - old_ifaces:
-                    self._interface_port[i] = c.uuid
-                    added_ifaces.append((c.uuid, i))
-                for i in old_ifaces - new_ifaces:
-                    if self._interface_port.get(i) == c.uuid:
-                        del self._interface_port[i]
-                    removed_ifaces.append((c.uuid, i))
-                dirty.update(("Interface", i) for i in old_ifaces ^ new_ifaces)
-                if c.old is not None and c.new is not None and c.old["name"] != c.new["name"]:
-                    # Paths of this port changed: so do the references to it.
+                    rows_removed.setdefault(table, []).append(old["name"])
+            renamed = old is not None and new is not None and old["name"] != new["name"]
+            for column, member in indexes.get(table, ()):
+                old_members = old[column] if old is not None else frozenset()
+                new_members = new[column] if new is not None else frozenset()
+                owners = self._owners[(table, column)]
+                gained, lost = new_members - old_members, old_members - new_members
+                for m in gained:
+                    owners[m] = c.uuid
+                for m in lost:
+                    if owners.get(m) == c.uuid:
+                        del owners[m]
+                if (table, column) in signal_columns:
+                    members_added.setdefault((table, column), []).extend((c.uuid, m) for m in gained)
+                    members_removed.setdefault((table, column), []).extend((c.uuid, m) for m in lost)
+                dirty.update((member, m) for m in gained)
+                dirty.update((member, m) for m in lost)
+                if renamed:
+                    # Each member's OWNER property shows this row's path, which changed.
+                    dirty.update((member, m) for m in new_members)
+            if renamed:
+                for owner_table, column in listed_in.get(table, ()):
+                    # The owner lists this row's path, which changed.
                     self.renames += 1
-                    dirty.update(("Interface", i) for i in new_ifaces)
-                    bridge = self._port_bridge.get(c.uuid)
-                    if bridge:
-                        dirty.add(("Bridge", bridge))
-            elif c.table == "Controller":
-                dirty.update(("Bridge", b) for b, row in replica.rows("Bridge").items()
-                             if c.uuid in row["controller"])
-            if c.table == "Interface" and c.old is not None and c.new is not None \
-                    and c.old["name"] != c.new["name"]:
-                port = self._interface_port.get(c.uuid)
-                if port:
-                    dirty.add(("Port", port))
-            if c.table == "Bridge" and c.old is not None and c.new is not None \
-                    and c.old["name"] != c.new["name"]:
-                dirty.update(("Port", p) for p in c.new["ports"])
+                    owner = self._owners[(owner_table, column)].get(c.uuid)
+                    if owner:
+                        dirty.add((owner_table, owner))
 
         added, removed, changed = [], [], []
         for key in sorted((k for k in dirty if k[0] in KINDS), key=_kind_order):
@@ -391,16 +503,23 @@ class TreeView:
         def name(table, uuid):
             return names.get((table, uuid)) or (replica.row(table, uuid) or {}).get("name", "")
 
+        def member_signals(table, column, signal, pairs):
+            member = next(m for c, m in self._indexes[table] if c == column)
+            return sorted(Signal(signal, (name(table, o), name(member, m))) for o, m in pairs)
+
         # Removals first: a name both removed and added in one update (del-br X -- add-br X)
         # was removed, then added again, and a follower must end up believing it exists.
-        signals = sorted(Signal("InterfaceRemoved", (name("Port", p), name("Interface", i)))
-                         for p, i in removed_ifaces)
-        signals += sorted(Signal("PortRemoved", (b, name("Port", p))) for b, p in removed_ports)
-        signals += [Signal("BridgeRemoved", (n,)) for n in sorted(bridges_removed)]
-        signals += [Signal("BridgeAdded", (n,)) for n in sorted(bridges_added)]
-        signals += sorted(Signal("PortAdded", (b, name("Port", p))) for b, p in added_ports)
-        signals += sorted(Signal("InterfaceAdded", (name("Port", p), name("Interface", i)))
-                          for p, i in added_ifaces)
+        signals = []
+        for table, column, _, signal in reversed(self.membership):
+            if column is None:
+                signals += [Signal(signal, (n,)) for n in sorted(rows_removed.get(table, ()))]
+            else:
+                signals += member_signals(table, column, signal, members_removed.get((table, column), ()))
+        for table, column, signal, _ in self.membership:
+            if column is None:
+                signals += [Signal(signal, (n,)) for n in sorted(rows_added.get(table, ()))]
+            else:
+                signals += member_signals(table, column, signal, members_added.get((table, column), ()))
         # A signal names rows by name: none for a row whose name D-Bus cannot carry.
         signals = [s for s in signals if can_carry("".join(s.args))]
         removed.reverse()  # interfaces first, bridges last

@@ -34,6 +34,19 @@ MONITORED_COLUMNS = {
     "Controller": ["target"],
 }
 
+#: Columns ovs-vswitchd (and ovsdb-server, for Manager) rewrite every few seconds: counters and
+#: status maps with "seconds since" in them.  They are shown on D-Bus but never announced in
+#: PropertiesChanged (``EmitsChangedSignal=false``), so that 10 000 interfaces do not flood the
+#: bus every five seconds; read them when needed (see :mod:`ovsdbus.projection.tree`).
+QUIET_COLUMNS = {
+    "Interface": ["statistics"],
+    "Port": ["statistics", "rstp_statistics"],
+    "Mirror": ["statistics"],
+    "Open_vSwitch": ["statistics"],
+    "Controller": ["status"],
+    "Manager": ["status"],
+}
+
 #: Linux's IFNAMSIZ less the terminating NUL: the longest network device name.
 MAX_NAME_BYTES = 15
 
