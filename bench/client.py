@@ -7,7 +7,12 @@ JSON object with the latencies (seconds) it measured:
   N x ListBridgePorts;
 - ``signals BRIDGE N OVSDB_SOCKET``: N raw OVSDB inserts of a port on BRIDGE over its own OVSDB
   connection, each timed from sending the transaction to the PortAdded signal arriving;
-- ``tree N``: N x GetManagedObjects.
+- ``tree N``: N x GetManagedObjects;
+- ``generic BRIDGE N``: N x Get of one port's tag and N x Find of a port by name, through
+  org.openvswitch.ovsdb.Database (ports ``p0``.. of BRIDGE, taken in turn);
+- ``batch BRIDGE REPEATS SIZE``: REPEATS x (one Transact of SIZE AddPort commands on BRIDGE), and
+  REPEATS x (SIZE AddPort calls one after the other), each followed, untimed, by deleting and
+  re-creating BRIDGE.
 """
 
 import json
@@ -18,8 +23,10 @@ from twisted.internet import defer, reactor
 from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
 from txdbus import client
 
-from ovsdbus.api import BUS_NAME, OBJECT_PATH
+from ovsdbus.api import BUS_NAME, DATABASE_INTERFACE, OBJECT_PATH
 from ovsdbus.ovsdb.client import OvsdbClientProtocol
+
+DATABASE = DATABASE_INTERFACE
 
 clock = time.perf_counter
 
@@ -94,7 +101,48 @@ def scenario_tree(bus, obj, n):
     return {"GetManagedObjects": samples, "objects": len(objects)}
 
 
-SCENARIOS = {"calls": scenario_calls, "signals": scenario_signals, "tree": scenario_tree}
+@defer.inlineCallbacks
+def scenario_generic(bus, obj, bridge, n):
+    n = int(n)
+    ports = yield obj.callRemote("ListBridgePorts", bridge)
+    get, find = [], []
+    for i in range(n):
+        row = yield timed(get, obj.callRemote, "Get", "Port", ports[i % len(ports)], ["tag"], interface=DATABASE)
+        assert "tag" in row, row
+    for i in range(n):
+        rows = yield timed(find, obj.callRemote, "Find", "Port", [("name", "=", ports[i % len(ports)])], ["name"],
+                           interface=DATABASE)
+        assert len(rows) == 1, rows
+    return {"Get": get, "Find": find, "ports": len(ports)}
+
+
+@defer.inlineCallbacks
+def scenario_batch(bus, obj, bridge, repeats, size):
+    repeats, size = int(repeats), int(size)
+    batch, single = [], []
+
+    @defer.inlineCallbacks
+    def fresh_bridge():
+        yield obj.callRemote("DeleteBridge", bridge)
+        yield obj.callRemote("CreateBridge", bridge)
+        yield obj.callRemote("Ping", interface="org.freedesktop.DBus.Peer")
+
+    for _ in range(repeats):
+        commands = [("AddPort", {"bridge": bridge, "port": "t%d" % i}) for i in range(size)]
+        results = yield timed(batch, obj.callRemote, "Transact", commands, {}, interface=DATABASE)
+        assert len(results) == size, results
+        yield fresh_bridge()
+    for _ in range(repeats):
+        start = clock()
+        for i in range(size):
+            yield obj.callRemote("AddPort", bridge, "s%d" % i)
+        single.append(clock() - start)
+        yield fresh_bridge()
+    return {"Transact": batch, "AddPorts": single}
+
+
+SCENARIOS = {"calls": scenario_calls, "signals": scenario_signals, "tree": scenario_tree,
+             "generic": scenario_generic, "batch": scenario_batch}
 
 
 @defer.inlineCallbacks

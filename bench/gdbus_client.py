@@ -3,7 +3,8 @@
 Run by bench/run.py with Debian's /usr/bin/python3 (python3-gi):
 ``gdbus_client.py BUS_ADDRESS BRIDGE N`` prints one JSON object of latencies (seconds) for
 N x AddPort (DeletePort and Ping untimed), N x BridgeExists and N x ListBridgePorts, and for
-one GetManagedObjects.
+one GetManagedObjects; ``gdbus_client.py BUS_ADDRESS BRIDGE N generic``: N x Get of the tag of
+one of BRIDGE's ports and N x Find of a port by name (org.openvswitch.ovsdb.Database).
 """
 
 import json
@@ -15,9 +16,10 @@ from gi.repository import Gio, GLib
 BUS_NAME = "org.openvswitch.ovsdb"
 OBJECT_PATH = "/org/openvswitch/ovsdb"
 INTERFACE = "org.openvswitch.ovsdb"
+DATABASE = "org.openvswitch.ovsdb.Database"
 
 
-def main(address, bridge, n):
+def main(address, bridge, n, scenario="calls"):
     bus = Gio.DBusConnection.new_for_address_sync(
         address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
         None, None)
@@ -31,6 +33,19 @@ def main(address, bridge, n):
         result = call(*args, **kwargs)
         samples.append(time.perf_counter() - start)
         return result
+
+    if scenario == "generic":
+        ports = call("ListBridgePorts", GLib.Variant("(s)", (bridge,)), reply="(as)").unpack()[0] or [bridge]
+        get, find = [], []
+        for i in range(n):
+            timed(get, "Get", GLib.Variant("(ssas)", ("Port", ports[i % len(ports)], ["tag"])), interface=DATABASE,
+                  reply="(a{sv})")
+        for i in range(n):
+            condition = ("name", "=", GLib.Variant("s", ports[i % len(ports)]))
+            timed(find, "Find", GLib.Variant("(sa(ssv)as)", ("Port", [condition], ["name"])), interface=DATABASE,
+                  reply="(aa{sv})")
+        print(json.dumps({"Get": get, "Find": find}))
+        return
 
     add, exists, listing, tree = [], [], [], []
     for i in range(n):
@@ -48,4 +63,4 @@ def main(address, bridge, n):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:])

@@ -49,6 +49,9 @@ ovsdb-server 3.1:
 * A ``cancel`` notification drops the held transaction without any reply (that is what
   ovsdb-server 3.1 does, although RFC 7047 promises a "canceled" error); ``cancel``
   sent as a request gets "unknown method".
+* Weak references to deleted rows are removed in the same transaction, except from a
+  row that the transaction changed in another column: that row keeps them, dangling
+  (ovsdb-server 3.1 does so, for explicitly deleted and for garbage-collected rows).
 * ``lock``/``steal``/``unlock`` with ``locked``/``stolen`` notifications, and the
   ``assert`` operation.
 * A request with a member other than method, params and id drops the connection.
@@ -470,6 +473,12 @@ class _Transaction:
         self.created = created
         self.session = session
         self.comments = []
+        #: table -> rank: the order in which the transaction first touched each table, which
+        #: decides whether a weak reference to a deleted row is removed (see _drop_dangling_weak_refs).
+        self.table_order = {}
+
+    def _touch(self, table_name):
+        self.table_order.setdefault(table_name, len(self.table_order))
 
     # -- operations --------------------------------------------------------------
 
@@ -592,10 +601,24 @@ class _Transaction:
         else:
             row_uuid = explicit or _new_uuid()
         row = {c: s.type.default() for c, s in table.columns.items()}
-        row.update(self._parse_row(table, op["row"]))
+        given = self._parse_row(table, op["row"])
+        # Like ovsdb-server, check the defaults of the columns not given too: an integer column
+        # with minInteger 1 or a string enum has no valid default, so such a row needs a value.
+        for column, value in row.items():
+            if column in given:
+                continue
+            ctype = table.columns[column].type
+            for atom in _atoms_of(ctype, value):
+                if ctype.is_map:
+                    _check_atom(ctype.key, atom[0])
+                    _check_atom(ctype.value, atom[1])
+                else:
+                    _check_atom(ctype.key, atom)
+        row.update(given)
         row["_uuid"] = row_uuid
         row["_version"] = _new_uuid()
         rows[row_uuid] = row
+        self._touch(table.name)
         return {"uuid": ["uuid", row_uuid]}
 
     def _columns(self, table, columns_json):
@@ -622,6 +645,8 @@ class _Transaction:
         values = self._parse_row(table, op["row"], "Cannot update immutable column %s in table %s.", op)
         clauses = self._where(table, op["where"])
         matched = self._matching(table.name, clauses)
+        if matched:
+            self._touch(table.name)
         rows = self.tables[table.name]
         for row_uuid, row in matched:
             new = dict(row)
@@ -707,6 +732,8 @@ class _Transaction:
         clauses = self._where(table, op["where"])
         mutations = [self._parse_mutation(table, m) for m in op["mutations"]]
         matched = self._matching(table.name, clauses)
+        if matched:
+            self._touch(table.name)
         rows = self.tables[table.name]
         for row_uuid, row in matched:
             rows[row_uuid] = self._mutate(table, row, mutations)
@@ -716,6 +743,8 @@ class _Transaction:
         table = self.schema.tables[op["table"]]
         clauses = self._where(table, op["where"])
         matched = self._matching(table.name, clauses)
+        if matched:
+            self._touch(table.name)
         rows = self.tables[table.name]
         for row_uuid, _ in matched:
             del rows[row_uuid]
@@ -830,6 +859,7 @@ class _Transaction:
             row = self.tables[name].pop(row_uuid, None)
             if row is None:
                 continue
+            self._touch(name)
             for column, ctype in db._strong_columns[name]:
                 for ref_table, target in _ref_targets(ctype, row[column], "strong"):
                     if target == row_uuid:
@@ -865,25 +895,30 @@ class _Transaction:
         return counts
 
     def _drop_dangling_weak_refs(self):
+        """Drop weak references to rows that do not exist (any more), as ovsdb-server 3.1 does,
+        with its quirk: ovsdb-server reassesses the rows of a transaction table by table, in the
+        order the transaction first touched them (tables of garbage-collected rows last), so a row
+        the transaction changed keeps, dangling, its weak references to rows deleted from a table
+        touched after its own (found by experiment; monitors send the dangling reference too)."""
         for name, rows in self.tables.items():
             weak_columns = self.db._weak_columns[name]
             if not weak_columns:
                 continue
+            committed = self.db._tables[name]
             for row_uuid, row in list(rows.items()):
+                before = committed.get(row_uuid)
+                changed = before is not None and before != row
                 new = None
                 for column, ctype in weak_columns:
                     value = row[column]
-
-                    def dangling(atom, base):
-                        return (base.ref_table and base.ref_type == "weak"
-                                and atom not in self.tables[base.ref_table])
                     if ctype.is_map:
                         kept = {k: v for k, v in value.items()
-                                if not dangling(k, ctype.key) and not dangling(v, ctype.value)}
+                                if not self._drops(name, changed, k, ctype.key)
+                                and not self._drops(name, changed, v, ctype.value)}
                         removed = len(value) - len(kept)
                         atoms = kept.items()
                     else:
-                        atoms = [a for a in _atoms_of(ctype, value) if not dangling(a, ctype.key)]
+                        atoms = [a for a in _atoms_of(ctype, value) if not self._drops(name, changed, a, ctype.key)]
                         removed = len(_atoms_of(ctype, value)) - len(atoms)
                     if not removed:
                         continue
@@ -902,6 +937,16 @@ class _Transaction:
                 if new is not None:
                     rows[row_uuid] = new
         return None
+
+    def _drops(self, table_name, changed, atom, base):
+        """Whether the weak reference ``atom`` (of type ``base``) from a row of ``table_name``
+        (``changed`` by the transaction or not) is removed at commit."""
+        if not (base.ref_table and base.ref_type == "weak" and atom not in self.tables[base.ref_table]):
+            return False
+        order = self.table_order
+        deleted_later = (atom in self.db._tables[base.ref_table]
+                         and order.get(base.ref_table, -1) > order.get(table_name, -1))
+        return not (changed and deleted_later)
 
     def _check_indexes(self):
         for name, rows in self.tables.items():

@@ -243,6 +243,8 @@ class _Component:
 class OvsdbServer(_Component):
     """An ovsdb-server serving a private ``conf.db`` on ``unix:DIRECTORY/db.sock``.
 
+    The database is created from ``schema`` (default: the installed Open_vSwitch schema; any
+    other schema, such as the tests' ``zoo.ovsschema``, gives an empty database of its own name).
     The database file survives :meth:`stop`, so a test can stop the server, change the file with
     :meth:`tool_transact` and :meth:`start` it again on the same data.
     """
@@ -259,6 +261,16 @@ class OvsdbServer(_Component):
         self.log_file = self.directory / "log"
         self.remote = f"unix:{self.socket_path}"
         """The OVS-syntax remote clients connect to: ``unix:/abs/dir/db.sock``."""
+
+    @property
+    def database(self):
+        """The name of the database the schema describes (``Open_vSwitch`` for the default one,
+        which :meth:`start` initialises like ``ovs-vsctl init``; other databases start empty)."""
+        try:
+            with open(self.schema, encoding="utf-8") as f:
+                return json.load(f)["name"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SandboxError(f"cannot read the database name from {self.schema}: {e}") from None
 
     def _start(self):
         _check_socket_path(self.socket_path)
@@ -290,7 +302,8 @@ class OvsdbServer(_Component):
             raise SandboxError(_with_log(f"ovsdb-server wrote no pid to {self.pidfile}", self.log_file))
         try:
             wait_until(self.socket_path.exists, self.timeout, f"{self.socket_path} to appear")
-            self.vsctl("init")
+            if self.database == "Open_vSwitch":
+                self.vsctl("init")
         except SandboxError as e:
             self.stop()
             raise SandboxError(_with_log(str(e), self.log_file)) from None
@@ -327,6 +340,65 @@ class OvsdbServer(_Component):
         if check and any(isinstance(r, dict) and "error" in r for r in result):
             raise SandboxError(f"ovsdb-tool transact {operations} failed: {out.strip()}")
         return result
+
+
+class FakeOvsdbServer(_Component):
+    """The fake OVSDB of :mod:`ovsdbus.testing`, run as a program (``python -m ovsdbus.testing``),
+    serving the database of ``schema`` on ``unix:DIRECTORY/db.sock``.
+
+    It stands where an :class:`OvsdbServer` would (same ``remote``, ``socket_path``, ``start``/
+    ``stop``), so that one test runs against either; its database lives in memory and is gone
+    when it stops.  ``python`` defaults to the current interpreter; a checkout this module comes
+    from goes first on ``PYTHONPATH``.
+    """
+
+    name = "fake ovsdb-server"
+
+    def __init__(self, directory, schema=None, timeout=DEFAULT_TIMEOUT, python=None):
+        super().__init__(directory, timeout)
+        self.schema = Path(schema or DEFAULT_SCHEMA)
+        self.socket_path = self.directory / "db.sock"
+        self.pidfile = self.directory / "ovsdb.pid"
+        self.log_file = self.directory / "log"
+        self.python = python or sys.executable
+        self.remote = f"unix:{self.socket_path}"
+        """The OVS-syntax remote clients connect to: ``unix:/abs/dir/db.sock``."""
+        self._process = None
+
+    def _start(self):
+        _check_socket_path(self.socket_path)
+        if not self.schema.is_file():
+            raise SandboxError(f"no schema at {self.schema}")
+        self.socket_path.unlink(missing_ok=True)
+        self.pidfile.unlink(missing_ok=True)
+        env = dict(os.environ)
+        root = _checkout_root()
+        if root is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+        argv = [self.python, "-m", "ovsdbus.testing", str(self.schema), "--unix", str(self.socket_path),
+                "--pidfile", str(self.pidfile)]
+        with open(self.log_file, "ab") as log:
+            self._process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self._process.pid
+
+        def listening():
+            if self._process.poll() is not None:
+                raise SandboxError(_with_log(f"{self.name} exited with status {self._process.returncode}",
+                                             self.log_file))
+            return self.pidfile.exists() and self.socket_path.exists()
+
+        try:
+            wait_until(listening, self.timeout, f"{self.name} to listen on {self.socket_path}")
+        except SandboxError as e:
+            self.stop()
+            raise SandboxError(_with_log(str(e), self.log_file)) from None
+
+    def stop(self):
+        super().stop()
+        if self._process is not None:
+            self._process.poll()   # reap it
+            self._process = None
 
 
 class Vswitchd(_Component):
