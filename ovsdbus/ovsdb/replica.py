@@ -22,12 +22,17 @@ resyncs from a fresh snapshot):
   integer beyond 64 bits);
 * an insert (or ``initial``) of a row already held, a modify or delete of a row not held,
   a version 1 ``old`` value that differs from the row held;
-* a reference (strong or weak) from a monitored column to a row of a monitored table
-  that does not exist once the whole update is applied, including a deleted row that
-  something still refers to.  ovsdb-server checks strong references at every commit and
-  removes weak references to deleted rows in the same transaction, and each update
-  carries whole transactions, so after each update every reference resolves.
-  References into tables that are not monitored are not checked.
+* a strong reference from a monitored column to a row of a monitored table that does
+  not exist once the whole update is applied, including a deleted row that something
+  still refers to strongly.  ovsdb-server checks strong references at every commit, and
+  each update carries whole transactions, so after each update every strong reference
+  resolves.  References into tables that are not monitored are not checked.
+
+Weak references are not checked: ovsdb-server (3.1) removes weak references to deleted
+rows table by table in the order the transaction first touched the tables, and leaves
+a weak reference dangling when the transaction changed the referring row before it
+deleted (or garbage-collected) the target.  The replica keeps such a reference as the
+server holds it; the projection shows no object for it.
 
 Harmless surprises are logged as warnings (once per table, or table and column, for
 each schema the replica is given, i.e. for each connection) and do not drop the
@@ -173,7 +178,7 @@ class Replica:
             for column in columns:
                 ctype = schema.tables[table].columns[column].type
                 targets = [b.ref_table if b is not None and b.type == UUID and b.ref_table in self.tables
-                           else None for b in (ctype.key, ctype.value)]
+                           and b.ref_type == "strong" else None for b in (ctype.key, ctype.value)]
                 if any(targets):
                     readers.append((column, _reference_differ(ctype, *targets)))
             if readers:
