@@ -7,10 +7,12 @@ the only module besides the tap that imports every layer.
 from twisted.application.service import MultiService
 
 from ovsdbus.bus.authorization import Policy
-from ovsdbus.bus.service import BusService
-from ovsdbus.ovsdb.connection import OvsdbConnection
+from ovsdbus.bus.service import BusService, object_tree
+from ovsdbus.ovsdb.connection import ALL, OvsdbConnection
+from ovsdbus.ovsdb.errors import NotSupported
 from ovsdbus.ovsdb.remotes import remotes_endpoint
-from ovsdbus.vswitch.operations import MONITORED_COLUMNS, Operations
+from ovsdbus.vswitch.batch import Database
+from ovsdbus.vswitch.operations import QUIET_COLUMNS, Operations
 
 
 def effective_polkit(polkit, bus):
@@ -21,18 +23,48 @@ def effective_polkit(polkit, bus):
     return polkit
 
 
+OPEN_VSWITCH = "Open_vSwitch"
+
+
+class OtherDatabaseVerbs:
+    """Stands in for :class:`~ovsdbus.vswitch.operations.Operations` when the service serves
+    another database than Open_vSwitch (``--database``): every Open_vSwitch verb (CreateBridge,
+    ListBridges, ...) fails with NotSupported naming the database served; the generic methods
+    do not go through here and work on any schema."""
+
+    def __init__(self, database):
+        self.database = database
+
+    def __getattr__(self, verb):
+        if verb.startswith("_"):
+            raise AttributeError(verb)
+
+        def refuse(*args, **kwargs):
+            raise NotSupported("not supported", "%s needs the %s database; this service serves %s"
+                               % (verb, OPEN_VSWITCH, self.database))
+        return refuse
+
+
 def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, probe_interval=None,
-                  max_message_size=None, allowed_gids=(), polkit="auto"):
-    """The whole service as a :class:`MultiService`: a connection to ``remotes`` (parsed OVS
-    remotes, ``tls`` for ``ssl:`` ones) and the D-Bus service on ``bus``; ``on_bus_lost(reason)``
-    is called when the bus connection fails or goes away."""
+                  max_message_size=None, allowed_gids=(), polkit="auto", database=OPEN_VSWITCH, leader_only=True):
+    """The whole service as a :class:`MultiService`: a connection to ``database`` (default
+    Open_vSwitch) at ``remotes`` (parsed OVS remotes, ``tls`` for ``ssl:`` ones) and the D-Bus
+    service on ``bus``; ``on_bus_lost(reason)`` is called when the bus connection fails or goes
+    away.  ``leader_only``: use a clustered database only on its leader (see
+    :mod:`ovsdbus.ovsdb.cluster`)."""
     options = {} if max_message_size is None else {"max_message_size": max_message_size}
     connection = OvsdbConnection(
-        remotes_endpoint(reactor, remotes, tls), MONITORED_COLUMNS, reactor,
-        request_timeout=timeout, probe_interval=probe_interval, **options)
-    operations = Operations(connection)
+        remotes_endpoint(reactor, remotes, tls), ALL, reactor, database=database,
+        request_timeout=timeout, probe_interval=probe_interval, leader_only=leader_only,
+        member_names=[str(r) for r in remotes], **options)
+    operations = Operations(connection) if database == OPEN_VSWITCH else OtherDatabaseVerbs(database)
     top = MultiService()
     connection.setServiceParent(top)
     policy = Policy(allowed_gids=allowed_gids, polkit=effective_polkit(polkit, bus))
-    BusService(reactor, bus, connection, operations, on_bus_lost, policy).setServiceParent(top)
+    # Every row of every table is an object; Open_vSwitch's counters are never announced.
+    objects = object_tree(QUIET_COLUMNS if database == OPEN_VSWITCH else None)
+    # The generic verbs of org.openvswitch.ovsdb.Database, on any schema; records may be named by object path.
+    database_verbs = Database(connection, uuid_of_path=objects.uuid_of_path)
+    BusService(reactor, bus, connection, operations, on_bus_lost, policy, database=database_verbs,
+               objects=objects).setServiceParent(top)
     return top

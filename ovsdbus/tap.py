@@ -10,8 +10,10 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from ovsdbus.bus.authorization import POLKIT_MODES
+from ovsdbus.ovsdb.cluster import member_order
 from ovsdbus.ovsdb.framing import DEFAULT_MAX_VALUE_SIZE
 from ovsdbus.ovsdb.remotes import DEFAULT_REMOTE, TlsFiles, TlsSetupError, parse_remotes, tls_context
+from ovsdbus.ovsdb.schema import is_valid_id
 
 DEFAULT_PROBE_INTERVAL = 5.0
 
@@ -34,6 +36,11 @@ class Options(usage.Options):
                 "not connected, every method of org.openvswitch.ovsdb answers "
                 "org.openvswitch.ovsdb.Error.Disconnected at once, and the objects and properties show the "
                 "last state known (with Connected false).")
+    optFlags = [
+        ["no-shuffle-remotes", None,
+         "Try the remotes of --ovsdb in the order given. By default they are tried in a random order "
+         "(as ovs-vsctl's --shuffle-remotes), so that many clients spread over a cluster's members."],
+    ]
     optParameters = [
         ["ovsdb", None, DEFAULT_REMOTE,
          "ovsdb-server remote(s) in OVS syntax: unix:PATH, tcp:HOST:PORT, ssl:HOST:PORT, or a "
@@ -50,6 +57,15 @@ class Options(usage.Options):
          "Instead of --ca-cert: use this PEM file as the CA certificate if it exists; if not, trust the CA "
          "certificate ovsdb-server sends on the first connection (ovsdb-server --peer-ca-cert), save it here "
          "and reconnect. Exposes that first connection to a man in the middle, as in OVS."],
+        ["database", None, "Open_vSwitch",
+         "Name of the database to serve. With another database than Open_vSwitch (any schema), the "
+         "generic methods of org.openvswitch.ovsdb.Database and the object tree work, and the Open_vSwitch "
+         "verbs answer org.openvswitch.ovsdb.Error.NotSupported."],
+        ["leader-only", None, "yes",
+         "yes: with a clustered (Raft) database, use only the cluster's leader, moving to the new leader "
+         "when it changes; no: any member connected to the cluster (reads may then lag a little behind the "
+         "leader; writes are forwarded to it). Either way a member whose data is older than what ovsdbus "
+         "has already seen is not used."],
         ["bus", None, "system", "D-Bus bus: system, session, or a D-Bus address such as unix:path=/run/x/bus."],
         ["timeout", None, 30.0, "Seconds to wait for each reply from ovsdb-server.", _positive],
         ["probe-interval", None, DEFAULT_PROBE_INTERVAL,
@@ -68,10 +84,14 @@ class Options(usage.Options):
 
     def postOptions(self):
         try:
-            self["remotes"] = parse_remotes(self["ovsdb"])
+            self["remotes"] = member_order(parse_remotes(self["ovsdb"]), shuffle=not self["no-shuffle-remotes"])
         except ValueError as e:
             raise usage.UsageError("--ovsdb: %s" % e) from None
         self["tls"] = self._tls_files()
+        if not is_valid_id(self["database"]):
+            raise usage.UsageError("--database: %r is not an OVSDB database name" % self["database"])
+        if self["leader-only"] not in ("yes", "no"):
+            raise usage.UsageError("--leader-only must be yes or no")
         if not self["bus"]:
             raise usage.UsageError("--bus must not be empty")
         if self["probe-interval"] < 0:
@@ -222,6 +242,7 @@ def makeService(options, reactor=None):
     process_exit.install()
     return build_service(
         reactor, options["remotes"], options["bus"], process_exit.on_bus_lost, tls=options["tls"],
+        database=options["database"], leader_only=options["leader-only"] == "yes",
         timeout=options["timeout"],
         probe_interval=options["probe-interval"] or None,   # unix socket connections are never probed
         max_message_size=options["max-message-size"],

@@ -407,7 +407,7 @@ class MethodTests(_StackTests, TestCase):
                  for m in iface.findall("method")}
         self.assertEqual(found, expected)
         self.assertEqual([(p.get("name"), p.get("type"), p.get("access")) for p in iface.findall("property")],
-                         [("Connected", "b", "read")])
+                         [("Connected", "b", "read"), ("ClusterMember", "s", "read"), ("Leader", "b", "read")])
 
         code, out, err = yield realstack.run([sandbox.find_binary("gdbus"), "introspect", "--address", self.bus,
                                               "--dest", BUS_NAME, "--object-path", OBJECT_PATH])
@@ -618,7 +618,8 @@ class ErrorTests(_StackTests, TestCase):
             (INVALID_ARGS, "Get", "s", INTERFACE),
         ], client=_PropertiesClient(self))
         d.addCallback(lambda _: call(self.client, "GetAll", "s", INTERFACE, interface=PROPERTIES))
-        d.addCallback(self.assertEqual, {"Connected": True})
+        d.addCallback(lambda p: self.assertEqual(
+            (p["Connected"], p["Leader"], p["ClusterMember"].startswith("unix:"), len(p)), (True, True, True, 3)))
         return d
 
     def test_unknown_members(self):

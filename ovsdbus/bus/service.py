@@ -3,9 +3,9 @@
 It exports the API described in :mod:`ovsdbus.api` and translates at the border:
 D-Bus arguments to calls on :class:`~ovsdbus.vswitch.operations.Operations`, results and
 properties to D-Bus values with exact signatures, and every error to a named
-D-Bus error (:class:`~ovsdbus.ovsdb.errors.OvsdbusError` carries its name; anything
-unexpected is logged and answered as ``org.openvswitch.ovsdb.Error.Failed``), so
-no caller ever sees ``org.txdbus.PythonException.*``.
+D-Bus error (:class:`~ovsdbus.ovsdb.errors.OvsdbusError` by the table of
+:mod:`ovsdbus.api.errors`; anything unexpected is logged and answered as
+``org.openvswitch.ovsdb.Error.Failed``), so no caller ever sees ``org.txdbus.PythonException.*``.
 
 txdbus connects, authenticates and parses incoming messages.  Everything
 ovsdbus sends (replies, errors, signals) is encoded by :mod:`ovsdbus.bus.wire`
@@ -18,6 +18,8 @@ never reconnects) makes the service exit so that its supervisor restarts it.
 """
 
 import collections
+import itertools
+import json
 import os
 from typing import NamedTuple
 
@@ -33,10 +35,14 @@ from txdbus import message as txdbus_message
 from txdbus import objects as txdbus_objects
 
 from ovsdbus import api
+from ovsdbus.api.errors import FAILED, dbus_error_name
 from ovsdbus.bus import wire as dbuswire
 from ovsdbus.bus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
 from ovsdbus.bus.wire import NO_REPLY_EXPECTED
-from ovsdbus.ovsdb.errors import ERROR_PREFIX, AccessDenied, OvsdbusError
+from ovsdbus.ovsdb.errors import AccessDenied, Disconnected, NotFound, OvsdbusError
+from ovsdbus.projection.args import DatabaseArgs
+from ovsdbus.projection.tree import Objects, ObjectTree
+from ovsdbus.projection.view import SPECS as LEGACY_SPECS
 from ovsdbus.projection.view import TreeView, shown_names
 
 log = Logger()
@@ -120,9 +126,9 @@ def to_dbus_error(failure):
     if isinstance(e, DBusErrorReply):
         return e.name, str(e)
     if isinstance(e, OvsdbusError):
-        return e.dbus_name, str(e)
+        return dbus_error_name(e), str(e)
     log.failure("unexpected error in a D-Bus call", failure)
-    return ERROR_PREFIX + "Failed", "internal error in ovsdbus (%s); see its log" % e.__class__.__name__
+    return FAILED, "internal error in ovsdbus (%s); see its log" % e.__class__.__name__
 
 
 class ExportedObject:
@@ -154,16 +160,20 @@ class ExportedObject:
     def setObjectHandler(self, handler):
         pass
 
-    def find_method(self, interface, member):
-        """``(interface, MethodSpec)`` for a call, or None; without an interface, the first that has it."""
+    def find_method(self, interface, member, signature=None):
+        """``(interface, MethodSpec)`` for a call, or None.  Without an interface: the first
+        interface whose method of that name takes ``signature``, else the first that has one
+        (``Get`` is both Properties.Get and Database.Get on the root)."""
         names = [interface] if interface else list(self.specs)
+        found = []
         for name in names:
             spec = self.specs.get(name)
             if spec is not None:
-                for m in spec.methods:
-                    if m.name == member:
-                        return name, m
-        return None
+                found += [(name, m) for m in spec.methods if m.name == member]
+        for name, m in found:
+            if m.in_signature == signature:
+                return name, m
+        return found[0] if found else None
 
     def introspection_xml(self):
         """The ``<interface>`` elements of this object."""
@@ -311,7 +321,7 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
             return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
         if interface is not None and interface not in obj.specs:
             return self._error(msg, DBUS_ERROR + "UnknownInterface", "%s has no interface %s" % (path, interface))
-        found = obj.find_method(interface, member)
+        found = obj.find_method(interface, member, signature)
         if found is None:
             return self._error(msg, DBUS_ERROR + "UnknownMethod", "%s has no method %s.%s"
                                % (path, interface or "(any interface)", member))
@@ -372,34 +382,149 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
 
 
 class RootObject(ExportedObject):
-    """``/org/openvswitch/ovsdb``: the ``org.openvswitch.ovsdb`` interface over :class:`Operations`.
+    """``/org/openvswitch/ovsdb``: the ``org.openvswitch.ovsdb`` interface over :class:`Operations`
+    and, given a ``database`` (the vswitch ``Database`` facade), ``org.openvswitch.ovsdb.Database``.
 
-    Mutating methods first ask ``authorize(caller)`` (a Deferred that fails with
-    AccessDenied), so a refused call never reaches OVSDB.
+    Mutating methods (``mutating`` in their :class:`~ovsdbus.api.MethodSpec`) first ask
+    ``authorize(caller)`` (a Deferred that fails with AccessDenied), so a refused call never
+    reaches OVSDB.  ``paths()`` gives the object tree, whose ``path_of(table, uuid)`` and
+    ``uuid_of_path(path)`` show references as object paths and resolve them.
     """
 
-    def __init__(self, operations, connection, authorize):
+    def __init__(self, operations, connection, authorize, database=None, paths=lambda: None):
         self.operations = operations
+        self.connection = connection
+        self.database = database
+        self.paths = paths
 
-        def modify(verb):
+        def bind(spec, handler):
+            if not spec.mutating:
+                return handler
+
             def call(*args):
                 *args, caller = args
                 d = authorize(caller)
-                d.addCallback(lambda _: verb(*args))
+                d.addCallback(lambda _: handler(*args, caller))
                 return d
             return call
 
         i = api.INTERFACE
-        super().__init__(api.OBJECT_PATH, [api.ROOT_SPEC], {
-            (i, "CreateBridge"): modify(operations.create_bridge),
-            (i, "DeleteBridge"): modify(operations.delete_bridge),
-            (i, "AddPort"): modify(operations.add_port),
-            (i, "DeletePort"): modify(operations.delete_port),
-            (i, "BridgeExists"): lambda name, caller: operations.bridge_exists(name),
+        root = {
+            "CreateBridge": lambda name, caller: operations.create_bridge(name),
+            "DeleteBridge": lambda name, caller: operations.delete_bridge(name),
+            "AddPort": lambda bridge, port, caller: operations.add_port(bridge, port),
+            "DeletePort": lambda bridge, port, caller: operations.delete_port(bridge, port),
+            "BridgeExists": lambda name, caller: operations.bridge_exists(name),
             # Names D-Bus cannot carry are left out, as from the object tree (see ovsdbus.projection.view).
-            (i, "ListBridges"): lambda caller: shown_names(operations.list_bridges()),
-            (i, "ListBridgePorts"): lambda bridge, caller: shown_names(operations.list_bridge_ports(bridge)),
-        }, properties=lambda interface: {"Connected": ("b", connection.synced)})
+            "ListBridges": lambda caller: shown_names(operations.list_bridges()),
+            "ListBridgePorts": lambda bridge, caller: shown_names(operations.list_bridge_ports(bridge)),
+        }
+        handlers = {(i, m.name): bind(m, root[m.name]) for m in api.ROOT_SPEC.methods}
+        if database is not None:
+            for m in api.DATABASE_SPEC.methods:
+                handlers[(api.DATABASE_INTERFACE, m.name)] = bind(m, self._database_call(m))
+        super().__init__(api.OBJECT_PATH, [api.ROOT_SPEC], handlers,
+                         properties=lambda interface: {"Connected": ("b", connection.synced),
+                                                       "ClusterMember": ("s", connection.member),
+                                                       "Leader": ("b", connection.leader)}
+                         if interface == api.INTERFACE else {})
+        if database is not None:
+            # After org.freedesktop.DBus.Properties: a client proxy that picks a method by name alone
+            # (txdbus's callRemote("Get", ...)) keeps finding Properties.Get and Properties.Set.
+            self.specs[api.DATABASE_INTERFACE] = api.DATABASE_SPEC
+
+    # -- org.openvswitch.ovsdb.Database ----------------------------------------------------
+
+    def _converter(self):
+        replica = self.connection.replica
+        if not self.connection.synced or replica is None:
+            raise Disconnected("not connected to ovsdb-server")
+        paths = self.paths()
+
+        def path_of(table, uuid):
+            path = paths.path_of(table, uuid) if paths is not None else None
+            return None if path in (None, "/") else path
+
+        def uuid_of_path(path):
+            finder = getattr(paths, "uuid_of_path", None)
+            uuid = finder(path) if finder is not None else None
+            if uuid is None:
+                raise NotFound("no object at %s" % path)
+            return uuid
+
+        return DatabaseArgs(replica.schema, path_of, uuid_of_path)
+
+    def _database_call(self, method):
+        names = [a.name for a in method.inputs]
+        run = getattr(self, "_db_" + method.name)
+
+        def call(*args):
+            *args, _caller = args
+            return defer.maybeDeferred(run, dict(zip(names, args, strict=True)))
+        return call
+
+    def _db_Get(self, args):
+        conv = self._converter()
+        a = conv.call_args("Get", args)
+        d = defer.maybeDeferred(self.database.get, a["table"], a["record"], a["columns"])
+        return d.addCallback(lambda values: conv.row(a["table"], values))
+
+    def _db_List(self, args):
+        conv = self._converter()
+        a = conv.call_args("List", args)
+        d = defer.maybeDeferred(self.database.list, a["table"], a["columns"])
+        return d.addCallback(lambda rows: conv.rows(a["table"], rows))
+
+    def _db_Find(self, args):
+        conv = self._converter()
+        a = conv.call_args("Find", args)
+        d = defer.maybeDeferred(self.database.find, a["table"], a["conditions"], a["columns"])
+        return d.addCallback(lambda rows: conv.rows(a["table"], rows))
+
+    def _db_Set(self, args):
+        a = self._converter().call_args("Set", args)
+        return _no_result(self.database.set(a["table"], a["record"], a["values"], a["key_values"]))
+
+    def _db_Add(self, args):
+        a = self._converter().call_args("Add", args)
+        return _no_result(self.database.add(a["table"], a["record"], a["column"], a["values"]))
+
+    def _db_Remove(self, args):
+        a = self._converter().call_args("Remove", args)
+        return _no_result(self.database.remove(a["table"], a["record"], a["column"], a["values"]))
+
+    def _db_Clear(self, args):
+        a = self._converter().call_args("Clear", args)
+        return _no_result(self.database.clear(a["table"], a["record"], a["columns"]))
+
+    def _db_Create(self, args):
+        a = self._converter().call_args("Create", args)
+        return defer.maybeDeferred(self.database.create, a["table"], a["values"]).addCallback(str)
+
+    def _db_Destroy(self, args):
+        a = self._converter().call_args("Destroy", args)
+        return _no_result(self.database.destroy(a["table"], a["records"]))
+
+    def _db_WaitUntil(self, args):
+        a = self._converter().call_args("WaitUntil", args)
+        return _no_result(self.database.wait_until(a["table"], a["record"], a["conditions"], a["timeout"]))
+
+    def _db_Transact(self, args):
+        conv = self._converter()
+        commands = conv.commands(args["commands"])
+        options = conv.options(args["options"])
+        d = defer.maybeDeferred(self.database.transact, commands, options)
+        return d.addCallback(lambda results: conv.results(commands, results))
+
+    def _db_GetSchema(self, args):
+        self._converter()
+        schema = self.database.schema_json()
+        return schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+
+
+def _no_result(result):
+    """``None`` once ``result`` (a value or a Deferred) is there: methods without output."""
+    return defer.maybeDeferred(lambda: result).addCallback(lambda _: None)
 
 
 DBUS_DAEMON = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
@@ -603,7 +728,12 @@ class TxdbusBusQueries(BusQueries):
         return authorized is True
 
 
-_SPEC_OF_INTERFACE = {s.name: s for s in (api.BRIDGE_SPEC, api.PORT_SPEC, api.INTERFACE_SPEC)}
+def object_tree(quiet=None):
+    """The objects the service shows: every row of every monitored table with its generated
+    interface (:class:`~ovsdbus.projection.tree.ObjectTree`; ``quiet``: ``{table: columns}`` never
+    announced), and on the same objects the Bridge, Port and Interface interfaces of
+    :class:`~ovsdbus.projection.view.TreeView`."""
+    return Objects([(ObjectTree(quiet), None), (TreeView(warn=False), LEGACY_SPECS)])
 
 
 class BusService(Service):
@@ -619,9 +749,14 @@ class BusService(Service):
         when the process is being stopped anyway, as at system shutdown) and the plugin
         stops the process then.
     :param policy: the :class:`~ovsdbus.bus.authorization.Policy` for mutating calls.
+    :param database: the :class:`~ovsdbus.vswitch.batch.Database` facade behind
+        ``org.openvswitch.ovsdb.Database`` (without it, that interface is not exported).
+    :param objects: the :class:`~ovsdbus.projection.tree.Objects` to show (default:
+        :func:`object_tree` with no quiet columns).
     """
 
-    def __init__(self, reactor, bus, connection, operations, on_bus_lost, policy=None):
+    def __init__(self, reactor, bus, connection, operations, on_bus_lost, policy=None, database=None,
+                 objects=None):
         self.reactor = reactor
         self.bus = bus
         self.connection = connection
@@ -630,8 +765,8 @@ class BusService(Service):
         self.policy = policy or Policy()
         self.authorizer = None
         self.handler = None
-        self.root = RootObject(operations, connection, self.authorize)
-        self.view = TreeView()
+        self.root = RootObject(operations, connection, self.authorize, database, paths=lambda: self.view)
+        self.view = objects if objects is not None else object_tree()
         self._exported = {}  # path -> ExportedObject (their properties are the view's)
         self._encoded = {}   # path -> its encoded GetManagedObjects entry, until it changes
         self._bus_connection = None
@@ -639,53 +774,84 @@ class BusService(Service):
         self._outbox = collections.deque()
         self._flush_call = None
         connection.add_observer(self._replica_changed)
+        self._announced_member = ("", False)   # ClusterMember and Leader as clients last heard them
         connection.add_state_observer(self._state_changed)
+        connection.add_member_observer(self._member_changed)
 
     # -- following the replica ----------------------------------------------------
 
     def _replica_changed(self, changes):
         delta = self.view.update(self.connection.replica, changes)
-        for path, interface in delta.removed:
-            del self._exported[path]
-            self._encoded.pop(path, None)
+        for path, interfaces in delta.removed:
+            self._reexport(path)
             if self.handler is not None:
-                self.handler.unexportObject(path)
-                self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, [interface]])
-        for path, interface, props in delta.added:
-            obj = ExportedObject(path, [_SPEC_OF_INTERFACE[interface]],
-                                 properties=lambda iface, path=path: self.view.at(path)[1])
-            self._exported[path] = obj
-            self._encoded.pop(path, None)
+                self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, interfaces])
+        for path, interfaces in delta.added:
+            self._reexport(path)
             if self.handler is not None:
-                self.handler.exportObject(obj)
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}",
-                           [path, {interface: resolved(props)}])
-        for path, interface, diff in delta.changed:
-            self._encoded.pop(path, None)
-            changed = {k: v for k, v in diff.items() if not hasattr(v[1], "resolve")}
-            invalidated = sorted(k for k, v in diff.items() if hasattr(v[1], "resolve"))
-            self._send(path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as", [interface, changed, invalidated])
+                           [path, {i: resolved(props) for i, props in interfaces.items()}])
+        for change in delta.changed:
+            self._encoded.pop(change.path, None)
+            if change.changed or change.invalidated:
+                self._send(change.path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
+                           [change.interface, change.changed, change.invalidated])
         for signal in delta.signals:
             self._send(api.OBJECT_PATH, api.INTERFACE, signal.name, "s" * len(signal.args), list(signal.args))
         self._flush()
 
+    def _reexport(self, path):
+        """Export the object at ``path`` with the interfaces it shows now (none: unexport it)."""
+        self._encoded.pop(path, None)
+        interfaces = self.view.interfaces_at(path)
+        if not interfaces:
+            if self._exported.pop(path, None) is not None and self.handler is not None:
+                self.handler.unexportObject(path)
+            return
+        obj = ExportedObject(path, [self.view.spec(i) for i in sorted(interfaces)],
+                             properties=lambda iface, path=path: self.view.interfaces_at(path).get(iface, {}))
+        self._exported[path] = obj
+        if self.handler is not None:
+            self.handler.exportObject(obj)
+
     def _state_changed(self, synced):
+        # One PropertiesChanged for Connected and, when they changed with it, where ovsdbus is.
+        changed = {"Connected": ("b", synced)}
+        changed.update(self._member_properties(self.connection.member, self.connection.leader))
         self._send(api.OBJECT_PATH, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
-                   [api.INTERFACE, {"Connected": ("b", synced)}, []])
+                   [api.INTERFACE, changed, []])
+
+    def _member_changed(self, member, leader):
+        changed = self._member_properties(member, leader)
+        if changed:
+            self._send(api.OBJECT_PATH, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
+                       [api.INTERFACE, changed, []])
+
+    def _member_properties(self, member, leader):
+        """The root properties ClusterMember and Leader that differ from those last announced."""
+        changed = {}
+        if member != self._announced_member[0]:
+            changed["ClusterMember"] = ("s", member)
+        if leader != self._announced_member[1]:
+            changed["Leader"] = ("b", leader)
+        self._announced_member = (member, leader)
+        return changed
 
     def managed_objects_body(self):
-        """The encoded body of the root's ``GetManagedObjects`` reply: every bridge, port and
-        interface object.
+        """The encoded body of the root's ``GetManagedObjects`` reply: every object (every row of
+        every monitored table, see :mod:`ovsdbus.projection.tree`).
 
         Each object's entry is encoded once and kept until the object changes, so a client
         reading a tree of thousands of objects costs little more than copying bytes.
         """
         entries = []
-        for path, interface, props in self.view.shown():
+        # shown() gives (path, interface, properties), an object's interfaces next to each other.
+        for path, shown in itertools.groupby(self.view.shown(), key=lambda entry: entry[0]):
             entry = self._encoded.get(path)
             if entry is None:
                 try:
-                    entry = dbuswire.encode_entry("oa{sa{sv}}", path, {interface: resolved(props)})
+                    entry = dbuswire.encode_entry("oa{sa{sv}}", path, {interface: resolved(props)
+                                                                       for _, interface, props in shown})
                 except (ValueError, TypeError, OverflowError) as e:
                     # A value the view should have made sendable: one object is left out, the
                     # others are still answered.

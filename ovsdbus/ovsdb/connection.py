@@ -17,6 +17,20 @@ the connection count as lost at that moment (:meth:`~ovsdbus.ovsdb.jsonrpc.JsonR
 with :class:`~ovsdbus.ovsdb.errors.Timeout`.  A write that timed out cannot be cancelled
 and may still be committed; the next connection's monitor brings whatever the server
 did to the replica and to the observers, like a change by any other writer.
+
+Clusters (several remotes, tried in turn): on every connection the ``_Server`` database's
+``Database`` table is monitored first, and :func:`ovsdbus.ovsdb.cluster.check_member`
+decides, at the start and after every change of that row, whether the member may be
+used (connected to its cluster, the leader with ``leader_only``, data not older than the
+Raft index already seen).  A member that may not is dropped at once (``synced`` turns
+false, requests in flight fail with Disconnected: a write among them may or may not have
+committed) and the next remote is tried at once; only after a whole round of remotes
+failed does the backoff delay apply.  The last transaction id is kept across
+connections, so ``monitor_cond_since`` lets the next member send only what changed since;
+a member without that history sends everything and :meth:`~ovsdbus.ovsdb.replica.Replica.resync`
+turns it into the differences.  A write the member refused before executing it (see
+:data:`ovsdbus.ovsdb.cluster.NOT_COMMITTED_ERRORS`) is sent again on the next member
+within its timeout.
 """
 
 from twisted.application.internet import ClientService, backoffPolicy
@@ -26,13 +40,27 @@ from twisted.internet.address import UNIXAddress
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
+from ovsdbus.ovsdb import cluster
 from ovsdbus.ovsdb.client import OvsdbClientProtocol
-from ovsdbus.ovsdb.errors import Disconnected, Timeout
+from ovsdbus.ovsdb.errors import Disconnected, ProtocolError, RpcError, Timeout
 from ovsdbus.ovsdb.framing import DEFAULT_MAX_VALUE_SIZE
 from ovsdbus.ovsdb.replica import Replica
 from ovsdbus.ovsdb.schema import DatabaseSchema
 
 MONITOR_ID = "ovsdbus"
+SERVER_MONITOR_ID = "ovsdbus-server"
+SERVER_DATABASE = "_Server"
+#: The columns of ``_Server``'s ``Database`` table the cluster checks read (those a server has).
+SERVER_COLUMNS = ("name", "model", "connected", "leader", "schema", "index")
+
+
+class _MemberUnusable(Exception):
+    """The member's ``_Server`` row says it may not be used (the message says why)."""
+
+#: ``table_columns`` for :class:`OvsdbConnection` to monitor every table and column of the
+#: database.  The tables are those of the schema read at the first connection; a later schema
+#: without one of them is refused (SchemaError), as for a table named explicitly.
+ALL = None
 
 
 class _ConnectionProtocol(OvsdbClientProtocol):
@@ -44,6 +72,10 @@ class _ConnectionProtocol(OvsdbClientProtocol):
         self.max_value_size = connection.max_message_size
         self.connection = connection
         self.on_update = lambda *args: connection._update_received(self, *args)
+        self.member = connection._attempted_member()
+        self.server_replica = None   # this member's _Server Database rows
+        self.verdict = None          # the latest cluster.Verdict on it
+        self.left_because = None     # why ovsdbus gave this member up, if it did
 
     def connectionMade(self):
         if isinstance(self.transport.getPeer(), UNIXAddress):
@@ -68,18 +100,27 @@ class OvsdbConnection(Service):
     """Keep ``table_columns`` of ``database`` mirrored from the server behind ``endpoint``.
 
     :param endpoint: an ``IStreamClientEndpoint`` (see :mod:`ovsdbus.ovsdb.remotes`).
-    :param table_columns: ``{table: [column, ...]}`` to monitor.
+    :param table_columns: ``{table: [column, ...]}`` to monitor (``[...]`` may be ``None``: every
+        column of that table), or :data:`ALL`: every column of every table of the schema the
+        server gives at the first connection.
     :param clock: ``IReactorTime`` for timeouts, probes and reconnect delays.
     :param request_timeout: seconds before a request fails with Timeout.
     :param probe_interval: seconds of silence on a tcp/ssl connection before an echo probe
         (``None``: never; unix socket connections are never probed).
-    :param retry_policy: ``attempt -> seconds`` (default: exponential backoff to 8 s).
+    :param retry_policy: ``attempt -> seconds`` (default: exponential backoff to 8 s); with
+        several remotes, ``attempt`` counts whole rounds of them and the remotes of a round
+        are tried without delay.
+    :param leader_only: use a clustered database only on its leader (see :mod:`ovsdbus.ovsdb.cluster`).
+    :param member_names: the names of the remotes, in the order ``endpoint`` tries them (a
+        :class:`~ovsdbus.ovsdb.remotes.RoundRobinEndpoint` says which it tried last), for
+        :attr:`member` and the log.
     """
 
     log = Logger()
 
     def __init__(self, endpoint, table_columns, clock, database="Open_vSwitch", request_timeout=30.0,
-                 probe_interval=None, retry_policy=None, max_message_size=DEFAULT_MAX_VALUE_SIZE):
+                 probe_interval=None, retry_policy=None, max_message_size=DEFAULT_MAX_VALUE_SIZE,
+                 leader_only=True, member_names=None):
         self.endpoint = endpoint
         self.table_columns = table_columns
         self.clock = clock
@@ -92,6 +133,12 @@ class OvsdbConnection(Service):
         self._protocol = None
         self._failed_preparations = 0
         self._last_txn_id = None
+        self.leader_only = leader_only
+        self.member_names = list(member_names or [])
+        self._min_index = 0            # the highest Raft index seen on any member
+        self._attempts_since_sync = 0
+        self._member_observers = []
+        self._sync_waiters = []
         self._observers = []
         self._state_observers = []
         self._change_waiters = []
@@ -106,6 +153,10 @@ class OvsdbConnection(Service):
     def add_state_observer(self, observer):
         """Call ``observer(synced)`` whenever the connection becomes synced or is lost."""
         self._state_observers.append(observer)
+
+    def add_member_observer(self, observer):
+        """Call ``observer(member, leader)`` whenever :attr:`member` or :attr:`leader` changes."""
+        self._member_observers.append(observer)
 
     def next_change(self, timeout):
         """A Deferred that fires (with ``None``) at the replica's next change, or fails
@@ -139,6 +190,14 @@ class OvsdbConnection(Service):
             except Exception:
                 self.log.failure("state observer {observer!r} failed", observer=observer)
 
+    def _notify_member(self):
+        member, leader = self.member, self.leader
+        for observer in list(self._member_observers):
+            try:
+                observer(member, leader)
+            except Exception:
+                self.log.failure("member observer {observer!r} failed", observer=observer)
+
     # -- service -----------------------------------------------------------
 
     def startService(self):
@@ -149,6 +208,7 @@ class OvsdbConnection(Service):
     def stopService(self):
         super().stopService()
         self._fail_change_waiters()
+        self._fail_sync_waiters(Disconnected("ovsdbus is stopping"))
         service, self._client_service = self._client_service, None
         if service is None:
             return defer.succeed(None)
@@ -159,6 +219,23 @@ class OvsdbConnection(Service):
         """True while connected with the replica in step with the server."""
         return self._protocol is not None
 
+    @property
+    def member(self):
+        """The remote (as given in ``member_names``) of the synced connection, or ``""``."""
+        return self._protocol.member if self._protocol is not None else ""
+
+    @property
+    def leader(self):
+        """True while synced with a member that commits writes itself: a cluster's leader, or a
+        standalone server."""
+        return self._protocol is not None and self._protocol.verdict.leader
+
+    def _attempted_member(self):
+        if not self.member_names:
+            return ""
+        index = getattr(self.endpoint, "current", 0)
+        return self.member_names[index % len(self.member_names)]
+
     # -- preparing a connection ----------------------------------------------
     #
     # A new connection is prepared (schema, then monitor) by the protocol itself once
@@ -168,10 +245,19 @@ class OvsdbConnection(Service):
     # reconnects, and _retry_delay keeps the backoff growing across such attempts.
 
     def _retry_delay(self, attempt):
-        return self.retry_policy(max(attempt, self._failed_preparations))
+        # Called once for every connection that failed, was refused or was lost.
+        self._attempts_since_sync += 1
+        attempts = max(attempt, self._failed_preparations, self._attempts_since_sync)
+        members = len(getattr(self.endpoint, "endpoints", ())) or 1
+        if members == 1:
+            return self.retry_policy(attempts)
+        if attempts % members:
+            return 0   # the next member of this round, at once
+        return self.retry_policy(attempts // members)
 
     def _prepare(self, protocol):
-        d = protocol.get_schema(self.database)
+        d = self._check_member(protocol)
+        d.addCallback(lambda _: protocol.get_schema(self.database))
         d.addCallback(self._got_schema)
         d.addCallback(lambda _: protocol.monitor_best(self.database, MONITOR_ID, self.replica.table_columns,
                                                       self._last_txn_id))
@@ -180,7 +266,12 @@ class OvsdbConnection(Service):
         def failed(failure):
             self._failed_preparations += 1
             if self.running:
-                if failure.check(Timeout, Disconnected):   # the server is unresponsive or went away
+                if failure.check(_MemberUnusable):
+                    self.log.info("not using ovsdb-server {member}: {reason}; trying the next one",
+                                  member=protocol.member, reason=failure.getErrorMessage())
+                elif protocol.left_because is not None:
+                    pass   # logged when it was left
+                elif failure.check(Timeout, Disconnected):   # the server is unresponsive or went away
                     self.log.warn("preparing the connection to ovsdb-server failed: {error}", error=failure.value)
                 else:
                     self.log.error("preparing the connection to ovsdb-server failed: {error}", error=failure.value)
@@ -189,10 +280,79 @@ class OvsdbConnection(Service):
         d.addErrback(failed)
         return d
 
+    def _check_member(self, protocol):
+        """Monitor the member's ``_Server`` Database rows; fail with _MemberUnusable if it may not
+        be used.  A server without a ``_Server`` database (older than OVS 2.9) counts as standalone."""
+        d = protocol.get_schema(SERVER_DATABASE)
+
+        def no_server_database(failure):
+            failure.trap(RpcError)
+            if failure.value.kind != "unknown database":
+                return failure
+            protocol.verdict = cluster.Verdict(True, "", self._min_index, True)
+
+        def got_schema(json):
+            schema = DatabaseSchema.from_json(json)
+            table = schema.tables.get("Database")
+            if table is None or "name" not in table.columns:
+                raise ProtocolError("the _Server database has no Database table with a name column")
+            columns = [c for c in SERVER_COLUMNS if c in table.columns]
+            protocol.server_replica = Replica(schema, {"Database": columns})
+            started = protocol.monitor_best(SERVER_DATABASE, SERVER_MONITOR_ID, {"Database": columns})
+            started.addCallback(server_monitor_started)
+            return started
+
+        def server_monitor_started(started):
+            protocol.server_replica.apply_update(started.initial, started.version)
+            verdict = self._judge(protocol)
+            if not verdict.usable:
+                raise _MemberUnusable(verdict.reason)
+
+        d.addCallbacks(got_schema, no_server_database)
+        return d
+
+    def _judge(self, protocol):
+        row = cluster.database_row(protocol.server_replica.rows("Database"), self.database)
+        verdict = cluster.check_member(row, self.database, self._min_index, self.leader_only)
+        protocol.verdict = verdict
+        if verdict.usable:
+            self._min_index = verdict.min_index
+        return verdict
+
+    def _server_update(self, protocol, updates, version):
+        if protocol.server_replica is None or protocol.left_because is not None:
+            return
+        try:
+            protocol.server_replica.apply_update(updates, version)
+        except Exception as e:
+            protocol.protocol_error(e)
+            return
+        if protocol.verdict is None:
+            return   # still starting: judged once the monitor's reply is in
+        was_leader = protocol.verdict.leader
+        verdict = self._judge(protocol)
+        if not verdict.usable:
+            self.leave(protocol, verdict.reason)
+        elif protocol is self._protocol and verdict.leader != was_leader:
+            self._notify_member()
+
+    def leave(self, protocol, reason):
+        """Give up the member behind ``protocol`` at once (for ``reason``) and try the next one."""
+        if protocol.left_because is not None:
+            return
+        protocol.left_because = reason
+        if self.running:
+            self.log.info("leaving ovsdb-server {member}: {reason}; trying the next one",
+                          member=protocol.member, reason=reason)
+        protocol.drop("ovsdbus left the member: %s" % reason)
+
     def _got_schema(self, json):
         schema = DatabaseSchema.from_json(json)
         if self.replica is None:
-            self.replica = Replica(schema, self.table_columns)
+            table_columns = self.table_columns
+            if table_columns is ALL:
+                table_columns = {table: None for table in sorted(schema.tables)}
+            self.replica = Replica(schema, table_columns)
         else:
             self.replica.use_schema(schema)
 
@@ -203,12 +363,19 @@ class OvsdbConnection(Service):
             changes = self.replica.resync(started.initial, started.version)
         self._last_txn_id = started.last_txn_id
         self._failed_preparations = 0
+        self._attempts_since_sync = 0
         self._protocol = protocol
         protocol.on_disconnect.addCallback(self._lost, protocol)
-        self.log.info("connected to ovsdb-server ({method}), {n} changes since last sync",
-                      method=started.method, n=len(changes))
+        self.log.info("connected to ovsdb-server {member}{role} ({method}{history}), {n} changes since last sync",
+                      member=protocol.member, role="" if protocol.verdict.leader else " (a follower)",
+                      method=started.method, history=", from its history" if started.found else "", n=len(changes))
         self._notify(changes)
         self._notify_state(True)
+        self._notify_member()
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for d, timer in waiters:
+            timer.cancel()
+            d.callback(None)
 
     def _lost(self, reason, protocol):
         if protocol is self._protocol:
@@ -216,6 +383,7 @@ class OvsdbConnection(Service):
             if self.running:
                 self.log.warn("lost connection to ovsdb-server; reconnecting")
             self._notify_state(False)
+            self._notify_member()
             self._fail_change_waiters()
 
     def _fail_change_waiters(self):
@@ -226,6 +394,9 @@ class OvsdbConnection(Service):
             d.errback(Disconnected("connection to ovsdb-server lost"))
 
     def _update_received(self, protocol, monitor_id, updates, version, last_txn_id):
+        if monitor_id == SERVER_MONITOR_ID:
+            self._server_update(protocol, updates, version)
+            return
         if protocol is not self._protocol or monitor_id != MONITOR_ID:
             return
         try:
@@ -253,7 +424,46 @@ class OvsdbConnection(Service):
         Deferred fails, and the transaction may or may not be committed: once synced
         again, the replica shows which (a commit that comes later still reaches it,
         as an ordinary change).
+
+        A transaction the member refused before executing it (it certainly did not commit:
+        :func:`ovsdbus.ovsdb.cluster.certainly_not_committed`) makes ovsdbus leave that member
+        and send it again once synced with the next one, within the same ``timeout``; if no
+        member is usable by then it fails with Disconnected.
         """
         if self._protocol is None:
             return defer.fail(Disconnected("not connected to ovsdb-server"))
-        return self._protocol.transact(self.database, operations, timeout=timeout)
+        protocol = self._protocol
+        deadline = self.clock.seconds() + (self.request_timeout if timeout is None else timeout)
+        d = protocol.transact(self.database, operations, timeout=timeout)
+        d.addErrback(self._refused_before_commit, protocol, operations, deadline)
+        return d
+
+    def _refused_before_commit(self, failure, protocol, operations, deadline):
+        if not (failure.check(RpcError) and cluster.certainly_not_committed(failure.value)):
+            return failure
+        self.leave(protocol, "it refused a transaction (%s)" % failure.value)
+        remaining = deadline - self.clock.seconds()
+        if remaining <= 0 or not self.running:
+            raise Disconnected("ovsdb-server %s refused the transaction (%s), and it was not committed"
+                               % (protocol.member, failure.value))
+        d = self._wait_for_sync(remaining)
+        d.addCallback(lambda _: self.transact(operations, timeout=max(deadline - self.clock.seconds(), 0.001)))
+        return d
+
+    def _wait_for_sync(self, timeout):
+        """A Deferred firing once synced again, or failing with Disconnected after ``timeout`` s."""
+        d = defer.Deferred()
+
+        def expired():
+            self._sync_waiters = [(w, t) for w, t in self._sync_waiters if w is not d]
+            d.errback(Disconnected("no usable ovsdb-server within the timeout; the transaction was not committed"))
+
+        self._sync_waiters.append((d, self.clock.callLater(timeout, expired)))
+        return d
+
+    def _fail_sync_waiters(self, error):
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for d, timer in waiters:
+            if timer.active():
+                timer.cancel()
+            d.errback(error)
