@@ -34,7 +34,8 @@ D-Bus type is lost, so the checks are on the Python value:
 - booleans: ``b`` only; strings: ``s`` (also ``o`` and ``g``, which arrive as str), checked
   against the column's enum and length bounds (counted in characters, as OVSDB does);
 - references (uuid columns): a uuid string (any case), an object path (resolved by the caller's
-  ``uuid_of_path(path)``, which raises NotFound), or ``"@name"``, a row created by an earlier
+  ``uuid_of_path(path)``, which raises NotFound; when it gives ``(table, uuid)``, a row of
+  another table than the column refers to is InvalidArgs), or ``"@name"``, a row created by an earlier
   command of the same ``Transact`` (:class:`ovsdbus.ovsdb.schema.SymbolicRef`);
 - sets and optional values: an array without repeated elements (``ovs-vsctl set`` refuses them
   too), whose size fits the column's min and max.  A bare value where an array is expected is
@@ -308,7 +309,7 @@ class _Check:
             ok = isinstance(value, bool)
         else:
             if isinstance(value, str):
-                return self._reference(value, role, where)
+                return self._reference(value, role, where, base.ref_table)
             ok = False
         if not ok:
             self.fail(role + show_value(value) + where)
@@ -318,7 +319,7 @@ class _Check:
             self.fail(role + show_value(value) + where)
         return value
 
-    def _reference(self, text, role, where):
+    def _reference(self, text, role, where, ref_table):
         if text.startswith("@"):
             if len(text) == 1:
                 self.fail(role + '"@" (a reference needs a name after the @)' + where)
@@ -334,6 +335,10 @@ class _Check:
                 raise NotFound("%s.%s: %s" % (self.table, self.column, e)) from None
             if uuid is None:
                 raise NotFound("%s.%s: no object at %s" % (self.table, self.column, show_value(text)))
+            if isinstance(uuid, tuple):   # (table, uuid): the row must be of the table referred to
+                table, uuid = uuid
+                if ref_table is not None and table != ref_table:
+                    self.fail(role + show_value(text) + where + " (a row of %s, not of %s)" % (table, ref_table))
             return uuid
         self.fail(role + show_value(text) + where)
 

@@ -365,6 +365,17 @@ class FromDbusTests(TestCase):
         self.assertRefused(ctype, ["port0"], 'got "port0"')
         self.assertRefused(ctype, [7])
 
+    def test_object_path_of_another_table(self):
+        """An object path to a row of another table than the column refers to is InvalidArgs naming
+        the column, before anything is sent (a Port's path where a QoS is expected)."""
+        ctype = T({"key": {"type": "uuid", "refTable": "QoS"}, "min": 0, "max": 1})
+        keys = {path_of("Port", U1): ("Port", U1), path_of("QoS", U2): ("QoS", U2)}
+        self.assertEqual(from_dbus("Port", "qos", ctype, [path_of("QoS", U2)], keys.get), U2)
+        with self.assertRaises(InvalidArgs) as cm:
+            from_dbus("Port", "qos", ctype, [path_of("Port", U1)], keys.get)
+        self.assertIn("Port.qos", str(cm.exception))
+        self.assertIn("a row of Port, not of QoS", str(cm.exception))
+
     def test_unknown_object_path(self):
         """An object path that names no row is NotFound, naming the column."""
         ctype = T({"key": {"type": "uuid", "refTable": "Port"}})
