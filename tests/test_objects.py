@@ -16,9 +16,9 @@ import xml.etree.ElementTree as ElementTree
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from ovsdbus.ovsdb.schema import VSWITCH_SCHEMA_PATH
 from ovsdbus.projection.view import escape_path_element
 from ovsdbus.testing import sandbox
+from ovsdbus.vswitch import VSWITCH_SCHEMA_PATH
 from tests import realstack
 from tests.realstack import BUS_NAME, INTERFACE, OBJECT_PATH, PROPERTIES, call, poll_until
 

@@ -892,6 +892,7 @@ class FakeOvsdbSignalTests(TestCase):
         self.addCleanup(self.factory.shutdown)
 
         self.connection = OvsdbConnection(UNIXClientEndpoint(reactor, self.socket_path), MONITORED_COLUMNS, reactor,
+                                          "Open_vSwitch",
                                           request_timeout=10, retry_policy=lambda attempt: 0.05)
         self.bus_lost = []
         self.service = BusService(reactor, self.bus.address, self.connection, Operations(self.connection),

@@ -104,6 +104,7 @@ class OvsdbConnection(Service):
         column of that table), or :data:`ALL`: every column of every table of the schema the
         server gives at the first connection.
     :param clock: ``IReactorTime`` for timeouts, probes and reconnect delays.
+    :param database: the name of the database to mirror (required: this layer assumes no particular one).
     :param request_timeout: seconds before a request fails with Timeout.
     :param probe_interval: seconds of silence on a tcp/ssl connection before an echo probe
         (``None``: never; unix socket connections are never probed).
@@ -118,7 +119,7 @@ class OvsdbConnection(Service):
 
     log = Logger()
 
-    def __init__(self, endpoint, table_columns, clock, database="Open_vSwitch", request_timeout=30.0,
+    def __init__(self, endpoint, table_columns, clock, database, request_timeout=30.0,
                  probe_interval=None, retry_policy=None, max_message_size=DEFAULT_MAX_VALUE_SIZE,
                  leader_only=True, member_names=None):
         self.endpoint = endpoint

@@ -1,7 +1,7 @@
 """OVSDB schema (RFC 7047 section 3) and conversion of OVSDB data to Python values.
 
 The schema always comes from the server (``get_schema``) or from an installed
-schema file; ovsdbus carries no copy of vswitch.ovsschema.
+schema file; ovsdbus carries no copy of any schema.
 
 Python representation of a column's value, chosen by its type:
 
@@ -21,9 +21,6 @@ which the decoders accept.
 """
 
 import re
-
-#: Where Debian's openvswitch-common installs the Open_vSwitch schema (read at run time, never copied).
-VSWITCH_SCHEMA_PATH = "/usr/share/openvswitch/vswitch.ovsschema"
 
 INTEGER, REAL, BOOLEAN, STRING, UUID = "integer", "real", "boolean", "string", "uuid"
 ATOMIC_TYPES = (INTEGER, REAL, BOOLEAN, STRING, UUID)

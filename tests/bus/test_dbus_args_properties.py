@@ -130,8 +130,8 @@ class Stack:
         self.db.transact(add_bridge_operations("br0"))
         self.factory = FakeOvsdbFactory(self.db, clock=self.clock)
         self.endpoint = _MemoryEndpoint(self.factory)
-        self.connection = OvsdbConnection(self.endpoint, MONITORED_COLUMNS, self.clock, request_timeout=30,
-                                          retry_policy=lambda attempt: 3600)
+        self.connection = OvsdbConnection(self.endpoint, MONITORED_COLUMNS, self.clock, "Open_vSwitch",
+                                          request_timeout=30, retry_policy=lambda attempt: 3600)
         self.operations = Operations(self.connection)
         authorizer = Authorizer(Policy(allowed_uids={0}, polkit="no"), _BusQueries())
         self.root = RootObject(self.operations, self.connection,

@@ -210,8 +210,8 @@ class _ClusterCase(TestCase):
             self.delays.append(rounds)
             return 10.0 * rounds
 
-        self.connection = OvsdbConnection(endpoint, MONITORED_COLUMNS, self.clock, request_timeout=5,
-                                          retry_policy=policy, leader_only=self.leader_only,
+        self.connection = OvsdbConnection(endpoint, MONITORED_COLUMNS, self.clock, "Open_vSwitch",
+                                          request_timeout=5, retry_policy=policy, leader_only=self.leader_only,
                                           member_names=["unix:a", "unix:b", "unix:c"])
         self.changes = []
         self.states = []
@@ -401,7 +401,7 @@ class StandaloneTests(TestCase):
         factory = FakeOvsdbFactory(FakeOvsdb.open_vswitch(), clock=clock, server_database=False)
         factory.name, factory.up = "old", True   # what _MemberEndpoint reads
         pumps = []
-        connection = OvsdbConnection(_MemberEndpoint(factory, pumps, []), MONITORED_COLUMNS, clock,
+        connection = OvsdbConnection(_MemberEndpoint(factory, pumps, []), MONITORED_COLUMNS, clock, "Open_vSwitch",
                                      member_names=["unix:old"])
         connection.startService()
         for _ in range(1000):

@@ -30,7 +30,7 @@ class _FakeServerTestCase(TestCase):
         self.factory = FakeOvsdbFactory(FakeOvsdb.open_vswitch())
         self.factory.listen_unix(path)
         self.addCleanup(self.factory.shutdown)
-        self.connection = OvsdbConnection(UNIXClientEndpoint(reactor, path), MONITORED_COLUMNS, reactor,
+        self.connection = OvsdbConnection(UNIXClientEndpoint(reactor, path), MONITORED_COLUMNS, reactor, "Open_vSwitch",
                                           request_timeout=self.request_timeout, retry_policy=lambda attempt: 0.05)
         self.connection.startService()
         self.addCleanup(self.connection.stopService)

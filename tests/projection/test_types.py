@@ -2,7 +2,7 @@
 
 Unit tests use small hand-made column types; the property tests walk every column type of
 the installed Open_vSwitch schema (read at run time from
-:data:`ovsdbus.ovsdb.schema.VSWITCH_SCHEMA_PATH`): a valid value goes out to D-Bus, through
+:data:`ovsdbus.vswitch.VSWITCH_SCHEMA_PATH`): a valid value goes out to D-Bus, through
 the wire encoder and txdbus's decoder (which loses the exact D-Bus type, as a real call
 does), and comes back as the same value; invalid values are refused with InvalidArgs naming
 the table and the column.
@@ -23,7 +23,6 @@ from ovsdbus.ovsdb.errors import InvalidArgs, NotFound
 from ovsdbus.ovsdb.schema import (
     INT64_MAX,
     INT64_MIN,
-    VSWITCH_SCHEMA_PATH,
     ColumnType,
     DatabaseSchema,
     SymbolicRef,
@@ -41,6 +40,7 @@ from ovsdbus.projection.types import (
     to_dbus,
     variant,
 )
+from ovsdbus.vswitch import VSWITCH_SCHEMA_PATH
 
 U1 = "0f1e2d3c-4b5a-4968-8776-655443322110"
 U2 = "a0b1c2d3-e4f5-4607-9819-2a3b4c5d6e7f"

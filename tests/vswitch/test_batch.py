@@ -52,7 +52,7 @@ class _Base:
 
     @defer.inlineCallbacks
     def connect(self, path):
-        connection = OvsdbConnection(UNIXClientEndpoint(reactor, path), _all_columns(), reactor,
+        connection = OvsdbConnection(UNIXClientEndpoint(reactor, path), _all_columns(), reactor, "Open_vSwitch",
                                      retry_policy=lambda attempt: 0.05)
         connection.startService()
         self.addCleanup(connection.stopService)

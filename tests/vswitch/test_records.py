@@ -10,8 +10,8 @@ import unittest
 
 from ovsdbus.ovsdb.errors import Ambiguous, InvalidArgs, NotFound
 from ovsdbus.ovsdb.replica import Replica
-from ovsdbus.ovsdb.schema import VSWITCH_SCHEMA_PATH, DatabaseSchema
-from ovsdbus.vswitch import records
+from ovsdbus.ovsdb.schema import DatabaseSchema
+from ovsdbus.vswitch import VSWITCH_SCHEMA_PATH, records
 from ovsdbus.vswitch.records import RECORD_IDS, RecordId, find_record, record_ids
 from tests.ovsdb.test_conditions import RealServer
 from tests.vswitch.test_operations import ROOT, SCHEMA, Uuids, make_replica, standard_bridges
