@@ -51,18 +51,40 @@ def require_programs(*names):
         raise unittest.SkipTest(message)
 
 
+#: What :class:`RealStack` runs the service against: one ovsdb-server on a unix socket, a
+#: three-member Raft cluster (``--ovsdb unix:a,unix:b,unix:c``), or one ovsdb-server reached over
+#: ``ssl:`` with certificates made at start.
+KINDS = ("standalone", "cluster", "tls")
+
+
 class RealStack:
     """ovsdb-server + dbus-daemon + the ovsdbus service, in a new short temporary directory.
 
-    ``service_args`` are extra ``twistd ovsdbus`` options.  :meth:`start` starts all three
+    ``service_args`` are extra ``twistd ovsdbus`` options.  ``kind`` (one of :data:`KINDS`) says
+    what stands for ovsdb-server: a :class:`~ovsdbus.testing.sandbox.OvsdbServer`, an
+    :class:`~ovsdbus.testing.sandbox.OvsdbCluster` (same interface; ``vsctl`` goes through all
+    members, ``dump`` reads the leader), or an OvsdbServer also listening on ``pssl:`` that the
+    service reaches over ``ssl:`` with ``--private-key``/``--certificate``/``--ca-cert``
+    (``vsctl`` and ``dump`` still use the unix socket).  :meth:`start` starts all three
     (ovsdb-server only with ``ovsdb=True``); :meth:`stop` stops whatever runs and removes the
     directory.  The database file survives :meth:`stop_ovsdb`/:meth:`start_ovsdb`.
     """
 
-    def __init__(self, service_args=()):
-        require_programs(*STACK_PROGRAMS)
+    def __init__(self, service_args=(), kind="standalone"):
+        if kind not in KINDS:
+            raise ValueError("kind must be one of %s, not %r" % (", ".join(KINDS), kind))
+        require_programs(*STACK_PROGRAMS, *{"cluster": ("ovs-appctl",), "tls": ("openssl",)}.get(kind, ()))
+        self.kind = kind
         self.directory = tempfile.mkdtemp(prefix="ovsdbus-")
-        self.ovsdb = sandbox.OvsdbServer(self.directory)
+        self.tls = None
+        if kind == "cluster":
+            self.ovsdb = sandbox.OvsdbCluster(self.directory)
+        elif kind == "tls":
+            self.tls = sandbox.make_pki(self.directory)
+            self.ovsdb = sandbox.OvsdbServer(self.directory, tls=self.tls)
+            service_args = (*self.tls.client_args(), *service_args)
+        else:
+            self.ovsdb = sandbox.OvsdbServer(self.directory)
         self.dbus = sandbox.DbusDaemon(self.directory)
         self.service_args = tuple(service_args)
         self.service = None
@@ -83,7 +105,7 @@ class RealStack:
             if ovsdb:
                 self.ovsdb.start()
             if remote is None:
-                remote = self.ovsdb.remote
+                remote = self.ovsdb.ssl_remote if self.kind == "tls" else self.ovsdb.remote
             elif callable(remote):
                 remote = remote(self)
             self.dbus.start()
@@ -182,7 +204,11 @@ class RealStack:
 
         Two dumps are equal exactly when nothing in the database changed in between.
         """
-        argv = [sandbox.find_binary("ovsdb-client"), "dump", "--format=json", self.ovsdb.remote, "Open_vSwitch"]
+        remote = self.ovsdb.remote
+        if self.kind == "cluster":   # ovsdb-client dump takes one remote: the leader has every commit
+            leader = sandbox.wait_until(self.ovsdb.leader, 20, "the cluster to have a leader")
+            remote = leader.remote
+        argv = [sandbox.find_binary("ovsdb-client"), "dump", "--format=json", remote, "Open_vSwitch"]
         out = sandbox._run(argv, env=self.ovsdb._ovs_env())
         tables = {}
         for line in out.splitlines():
@@ -260,6 +286,8 @@ _shared = {"owner": None, "stack": None}
 def shared_stack(owner, service_args=()):
     """The stack shared by the tests of class ``owner``, started on first use.
 
+    Its kind is ``owner.stack_kind`` (default ``"standalone"``; see :data:`KINDS`), so that a
+    subclass with ``stack_kind = "cluster"`` runs the same tests against a Raft cluster.
     A stack left by another class is stopped first; one whose processes died is replaced.
     """
     stack = _shared["stack"]
@@ -267,7 +295,7 @@ def shared_stack(owner, service_args=()):
         stop_shared_stack()
         stack = None
     if stack is None:
-        stack = RealStack(service_args).start()
+        stack = RealStack(service_args, kind=getattr(owner, "stack_kind", "standalone")).start()
         _shared["owner"], _shared["stack"] = owner, stack
     return stack
 

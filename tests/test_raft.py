@@ -7,6 +7,7 @@ and freeze only the members they started, by pid.
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -41,9 +42,12 @@ class Member:
         self.env = dict(os.environ, OVS_RUNDIR=directory, OVS_LOGDIR=directory, OVS_DBDIR=directory)
         self.pid = None
 
-    def start(self):
-        """Start ovsdb-server on the member's file (it returns once listening)."""
-        sandbox._run([sandbox.find_binary("ovsdb-server"), self.db, "--remote=punix:" + self.socket,
+    def start(self, serve_clients=True):
+        """Start ovsdb-server on the member's file (it returns once listening).  Without
+        ``serve_clients`` it listens for clients on another socket than :attr:`remote`, so that it
+        takes part in the cluster but ovsdbus cannot use it."""
+        client_socket = self.socket if serve_clients else self.socket.replace(".sock", "-hidden.sock")
+        sandbox._run([sandbox.find_binary("ovsdb-server"), self.db, "--remote=punix:" + client_socket,
                       "--pidfile=" + self.pidfile, "--detach", "--unixctl=" + self.ctl, "--log-file=" + self.log],
                      env=self.env, log_file=self.log)
         with open(self.pidfile) as f:
@@ -86,6 +90,10 @@ class Member:
         """Deferred: whether the member runs as a member of the cluster (joined, not leaving)."""
         return self.status().addCallback(lambda status: status.get("Status") == "cluster member")
 
+    def appctl(self, *args):
+        """``ovs-appctl -t CTL ARGS`` to this member; its output."""
+        return sandbox._run([sandbox.find_binary("ovs-appctl"), "-t", self.ctl, *args], env=self.env)
+
     def bridges(self):
         """The bridge names of the member's data, read with ``ovsdb-client dump``."""
         out = sandbox._run([sandbox.find_binary("ovsdb-client"), "dump", "--format=json", self.remote,
@@ -97,11 +105,12 @@ class Member:
 class Cluster:
     """Three members a, b, c of one Open_vSwitch cluster, created (``ovs-vsctl init`` done) and started."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, election_timer=None):
         self.members = [Member(directory, n) for n in "abc"]
         a, others = self.members[0], self.members[1:]
         tool = sandbox.find_binary("ovsdb-tool")
-        sandbox._run([tool, "create-cluster", a.db, sandbox.DEFAULT_SCHEMA, a.raft], env=a.env)
+        timer = ["--election-timer=%d" % election_timer] if election_timer else []
+        sandbox._run([tool, *timer, "create-cluster", a.db, sandbox.DEFAULT_SCHEMA, a.raft], env=a.env)
         for m in others:
             sandbox._run([tool, "join-cluster", m.db, "Open_vSwitch", m.raft, a.raft], env=m.env)
         for m in self.members:
@@ -142,14 +151,19 @@ class _ClusterCase(TestCase):
     D-Bus client that records the service's root signals in ``heard``."""
 
     service_args = ()
+    #: The members in the order ovsdbus is given them (with --no-shuffle-remotes, tried in it).
+    order = "abc"
+    #: The cluster's election timer in milliseconds (None: ovsdb-server's default, 1000).
+    election_timer = None
 
     def setUp(self):
         require_programs(*realstack.STACK_PROGRAMS, "ovs-appctl")
         self.stack = realstack.RealStack(("--timeout", str(REQUEST_TIMEOUT)) + self.service_args)
         self.addCleanup(self.stack.stop)
-        self.cluster = Cluster(self.stack.directory)
+        self.cluster = Cluster(self.stack.directory, self.election_timer)
         self.addCleanup(self.cluster.stop)
-        self.stack.start(ovsdb=False, remote=self.cluster.remotes)
+        members = {m.name: m for m in self.cluster.members}
+        self.stack.start(ovsdb=False, remote=",".join(members[name].remote for name in self.order))
         self.heard = []
         d = realstack.connect(self, self.stack.bus_address)
 
@@ -265,3 +279,115 @@ class PartitionTests(_ClusterCase):
         self.assertIn(member, (b.remote, c.remote))
         self.assertEqual((yield call(self.client, "ListBridges")), ["br0"])
         os.kill(a.pid, signal.SIGCONT)
+
+
+class StaleMemberTests(_ClusterCase):
+    """A member that comes back with an older copy of the database is not used until it caught up."""
+
+    service_args = ("--leader-only", "no", "--no-shuffle-remotes")
+    order = "cab"
+
+    def service_log(self):
+        with open(os.path.join(self.stack.directory, "service.log"), encoding="utf-8", errors="replace") as log:
+            return log.read()
+
+    @defer.inlineCallbacks
+    def test_member_restarted_with_older_database(self):
+        """ovsdbus (reads from any member, c tried first) writes br1 on c; c stops and its database file
+        is kept aside; br2..br4 are written on a and b; a and b stop and c starts alone on the old file:
+        ovsdbus refuses c, says Disconnected rather than answer from its older data, and never reports a
+        bridge removed.  When b is back (serving no clients, so only c can serve ovsdbus) c catches up
+        from it, and only then does ovsdbus use c, with all four bridges."""
+        a, b, c = self.cluster.members
+        self.assertEqual((yield self.where())[:2], (True, c.remote))
+        yield call(self.client, "CreateBridge", "s", "br1")
+        c.stop()
+        shutil.copy(c.db, c.db + ".old")
+        yield poll_until(lambda: self.where().addCallback(lambda w: w[0] and w[1] != c.remote), DEADLINE,
+                         what="ovsdbus to move from c to another member")
+        written = ["br1"]
+        for name in ("br2", "br3", "br4"):
+            yield call(self.client, "CreateBridge", "s", name)
+            written.append(name)
+        self.assertEqual(a.bridges(), written)
+
+        # From here on, every answer ovsdbus gives must hold all four bridges.
+        answers, errors, state = [], [], {"stop": False}
+
+        @defer.inlineCallbacks
+        def reader():
+            while not state["stop"]:
+                try:
+                    answers.append(sorted((yield call(self.client, "ListBridges"))))
+                except RemoteError as e:
+                    errors.append(e.errName)
+                yield task.deferLater(reactor, 0.05, lambda: None)
+
+        reading = reader()
+
+        def stop_reading():
+            state["stop"] = True
+            return reading
+        self.addCleanup(stop_reading)
+        a.stop()
+        b.stop()
+        yield poll_until(lambda: self.connected().addCallback(lambda up: not up), DEADLINE,
+                         what="ovsdbus to be disconnected with a and b down")
+        os.replace(c.db + ".old", c.db)
+        c.start()
+        refusal = "not using ovsdb-server %s: the member is not connected to its cluster" % c.remote
+        yield poll_until(lambda: self.service_log().count(refusal) >= 2, DEADLINE,
+                         what="ovsdbus to refuse the restarted c twice")
+        self.assertEqual(c.bridges(), ["br1"])   # c really serves the older data
+        self.assertEqual((yield self.where()), (False, "", False))
+        self.assertEqual((yield realstack.call_error(self.client, "ListBridges")), ERROR + "Disconnected")
+
+        b.start(serve_clients=False)
+        yield poll_until(lambda: self.where().addCallback(lambda w: w[:2] == (True, c.remote)), DEADLINE,
+                         what="ovsdbus to use c once it caught up")
+        self.assertEqual(sorted((yield call(self.client, "ListBridges"))), written)
+        self.assertEqual(c.bridges(), written)
+        yield stop_reading()
+        self.assertEqual([answer for answer in answers if answer != written], [], "a read went back in time")
+        self.assertEqual(set(errors), {ERROR + "Disconnected"})
+        self.assertEqual([body for member, body in self.heard if member == "BridgeRemoved"], [])
+        self.assertEqual(sorted(body[0] for member, body in self.heard if member == "BridgeAdded"), written)
+
+
+class LaggingMemberTests(_ClusterCase):
+    """A member that says it is connected to its cluster but whose data is older than what ovsdbus has
+    already served is not used: the Raft index in its ``_Server`` row gives it away."""
+
+    service_args = ("--leader-only", "no", "--no-shuffle-remotes")
+    order = "acb"
+    #: Long enough that a member cut off from its peers keeps calling itself connected during the test.
+    election_timer = 10000
+
+    def service_log(self):
+        with open(os.path.join(self.stack.directory, "service.log"), encoding="utf-8", errors="replace") as log:
+            return log.read()
+
+    @defer.inlineCallbacks
+    def test_member_behind_by_raft_index_is_refused(self):
+        """ovsdbus reads from a (tried first); c stops exchanging Raft messages (ovsdb-server's
+        stop-raft-rpc failure test) but, its election timer not yet expired, still says it is connected;
+        br2 and br3 are committed by a and b; a is killed.  ovsdbus refuses c, whose Raft index is older
+        than the one it saw on a, and serves from b: all three bridges, none ever reported removed."""
+        a, c, b = (self.cluster.members[i] for i in (0, 2, 1))
+        self.assertEqual((yield self.where())[:2], (True, a.remote))
+        yield call(self.client, "CreateBridge", "s", "br1")
+        yield poll_until(lambda: c.bridges() == ["br1"], DEADLINE, what="c to have br1")
+        self.assertEqual(c.appctl("cluster/failure-test", "stop-raft-rpc").strip(), "test engaged")
+        for name in ("br2", "br3"):
+            yield call(self.client, "CreateBridge", "s", name)
+        self.assertEqual(c.bridges(), ["br1"])
+        self.assertEqual((yield c.status()).get("Status"), "cluster member")
+        a.kill()
+        yield poll_until(lambda: self.where().addCallback(lambda w: w[:2] == (True, b.remote)), DEADLINE,
+                         what="ovsdbus to move to b")
+        self.assertRegex(self.service_log(), r"not using ovsdb-server %s: the member's data is older \(Raft index "
+                                             r"\d+\) than what ovsdbus has already seen" % c.remote)
+        self.assertEqual(sorted((yield call(self.client, "ListBridges"))), ["br1", "br2", "br3"])
+        self.assertEqual([body for member, body in self.heard if member == "BridgeRemoved"], [])
+        self.assertEqual(sorted(body[0] for member, body in self.heard if member == "BridgeAdded"),
+                         ["br1", "br2", "br3"])

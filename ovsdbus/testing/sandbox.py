@@ -17,8 +17,13 @@ code and scripts alike.  Nothing touches the system's Open vSwitch or the system
 Every start has a deadline and fails with :class:`SandboxError`, whose message ends with the tail
 of the daemon's log.
 
-``python -m ovsdbus.testing.sandbox`` (:func:`main`) starts the whole stack in a temporary directory and
-prints commands to try it with.
+Instead of one ovsdb-server, :class:`OvsdbCluster` runs a three-member Raft cluster of the
+database (same interface: ``remote`` is the members' comma-separated list), and
+:func:`make_pki` makes a CA and certificates with ``openssl`` so that an :class:`OvsdbServer`
+also listens on ``pssl:``.
+
+``python -m ovsdbus.testing.sandbox`` (:func:`main`; ``./dev sandbox``, with ``--cluster`` or
+``--tls``) starts the whole stack in a temporary directory and prints commands to try it with.
 """
 
 import argparse
@@ -27,14 +32,16 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from ovsdbus.api import BUS_NAME, INTERFACE, OBJECT_PATH
-from ovsdbus.ovsdb.schema import VSWITCH_SCHEMA_PATH
+from ovsdbus.vswitch import VSWITCH_SCHEMA_PATH
 
 DEFAULT_SCHEMA = VSWITCH_SCHEMA_PATH
 """Where Debian's openvswitch-common installs the Open_vSwitch schema."""
@@ -251,9 +258,12 @@ class OvsdbServer(_Component):
 
     name = "ovsdb-server"
 
-    def __init__(self, directory, schema=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, directory, schema=None, timeout=DEFAULT_TIMEOUT, tls=None):
         super().__init__(directory, timeout)
         self.schema = Path(schema or DEFAULT_SCHEMA)
+        self.tls = tls
+        """:class:`PkiFiles`: with them, the server also listens on ``pssl:`` (see :attr:`ssl_remote`)."""
+        self.ssl_port = None
         self.db_path = self.directory / "conf.db"
         self.socket_path = self.directory / "db.sock"
         self.pidfile = self.directory / "ovsdb.pid"
@@ -261,6 +271,11 @@ class OvsdbServer(_Component):
         self.log_file = self.directory / "log"
         self.remote = f"unix:{self.socket_path}"
         """The OVS-syntax remote clients connect to: ``unix:/abs/dir/db.sock``."""
+
+    @property
+    def ssl_remote(self):
+        """``ssl:127.0.0.1:PORT`` of the ``pssl:`` listener (with ``tls``, while running), else ``None``."""
+        return f"ssl:127.0.0.1:{self.ssl_port}" if self.ssl_port else None
 
     @property
     def database(self):
@@ -282,12 +297,18 @@ class OvsdbServer(_Component):
                     f"no Open vSwitch schema at {self.schema} (openvswitch-common installs it)"
                 )
             _run([_require("ovsdb-tool"), "create", str(self.db_path), str(self.schema)], env=env)
+        tls_args = []
+        if self.tls is not None:
+            self.ssl_port = self.ssl_port or free_tcp_port()   # the same port again after a restart
+            tls_args = [f"--remote=pssl:{self.ssl_port}:127.0.0.1", f"--private-key={self.tls.server_key}",
+                        f"--certificate={self.tls.server_cert}", f"--ca-cert={self.tls.ca_cert}"]
         # --detach returns once the server listens and has written its pidfile.
         _run(
             [
                 _require("ovsdb-server"),
                 str(self.db_path),
                 f"--remote=punix:{self.socket_path}",
+                *tls_args,
                 f"--pidfile={self.pidfile}",
                 "--detach",
                 f"--unixctl={self.ctl_path}",
@@ -302,6 +323,8 @@ class OvsdbServer(_Component):
             raise SandboxError(_with_log(f"ovsdb-server wrote no pid to {self.pidfile}", self.log_file))
         try:
             wait_until(self.socket_path.exists, self.timeout, f"{self.socket_path} to appear")
+            if self.ssl_port:
+                wait_until(lambda: _accepts(self.ssl_port), self.timeout, f"pssl: on port {self.ssl_port}")
             if self.database == "Open_vSwitch":
                 self.vsctl("init")
         except SandboxError as e:
@@ -340,6 +363,240 @@ class OvsdbServer(_Component):
         if check and any(isinstance(r, dict) and "error" in r for r in result):
             raise SandboxError(f"ovsdb-tool transact {operations} failed: {out.strip()}")
         return result
+
+
+class ClusterMember(_Component):
+    """One ovsdb-server of an :class:`OvsdbCluster`: ``DIRECTORY/NAME.db``, served to clients on
+    ``unix:DIRECTORY/NAME.sock`` and to its peers on ``unix:DIRECTORY/NAME.raft``.
+
+    The database file must exist (:class:`OvsdbCluster` makes it with ``ovsdb-tool``
+    ``create-cluster``/``join-cluster``) and survives :meth:`stop`/:meth:`kill`.
+    """
+
+    def __init__(self, directory, name, timeout=DEFAULT_TIMEOUT):
+        super().__init__(directory, timeout)
+        self.name = f"ovsdb-server {name}"
+        self.member_name = name
+        self.db_path = self.directory / f"{name}.db"
+        self.socket_path = self.directory / f"{name}.sock"
+        self.raft = f"unix:{self.directory / name}.raft"
+        self.pidfile = self.directory / f"{name}.pid"
+        self.ctl_path = self.directory / f"{name}.ctl"
+        self.log_file = self.directory / f"{name}.log"
+        self.remote = f"unix:{self.socket_path}"
+        """The member's client remote, ``unix:/abs/dir/NAME.sock``."""
+
+    def _start(self):
+        for path in (self.socket_path, self.ctl_path, self.directory / f"{self.member_name}.raft"):
+            _check_socket_path(path)
+        _run(
+            [
+                _require("ovsdb-server"),
+                str(self.db_path),
+                f"--remote=punix:{self.socket_path}",
+                f"--pidfile={self.pidfile}",
+                "--detach",
+                f"--unixctl={self.ctl_path}",
+                f"--log-file={self.log_file}",
+            ],
+            env=self._ovs_env(),
+            timeout=self.timeout,
+            log_file=self.log_file,
+        )
+        self.pid = _read_pidfile(self.pidfile)
+        if self.pid is None:
+            raise SandboxError(_with_log(f"{self.name} wrote no pid to {self.pidfile}", self.log_file))
+
+    def kill(self):
+        """SIGKILL the member (no goodbye to its peers or clients) and wait until it is gone."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            wait_until(lambda: not pid_alive(self.pid), self.timeout, f"{self.name} to die")
+            self.pid = None
+
+    def stop(self):
+        """SIGCONT (in case a test froze it), then stop it as any daemon."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        super().stop()
+
+    def status(self):
+        """``ovs-appctl cluster/status`` as ``{"Role": ..., "Status": ..., ...}``; ``{}`` when it does not
+        answer."""
+        if not self.running:
+            return {}
+        argv = [_require("ovs-appctl"), "-t", str(self.ctl_path), "--timeout=5", "cluster/status", "Open_vSwitch"]
+        try:
+            out = _run(argv, env=self._ovs_env(), timeout=10)
+        except SandboxError:
+            return {}
+        return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+class OvsdbCluster:
+    """A three-member Raft cluster of the Open_vSwitch database, standing where an
+    :class:`OvsdbServer` would: ``remote`` is the members' comma-separated list (as ``ovs-vsctl
+    --db`` and ``twistd ovsdbus --ovsdb`` take it), :meth:`vsctl` goes through all of them.
+
+    The first :meth:`start` creates the cluster (``ovsdb-tool create-cluster`` for the first
+    member, ``join-cluster`` for the others), waits until every member has joined and runs
+    ``ovs-vsctl init``.  The files survive :meth:`stop`, so a later :meth:`start` brings the same
+    cluster back.  Members are in ``members`` and can be stopped, killed and started one by one.
+    """
+
+    name = "ovsdb cluster"
+
+    def __init__(self, directory, schema=None, timeout=DEFAULT_TIMEOUT, names="abc"):
+        self.directory = Path(directory).absolute()
+        self.timeout = timeout
+        self.schema = Path(schema or DEFAULT_SCHEMA)
+        self.members = [ClusterMember(self.directory, name, timeout) for name in names]
+        self.remote = ",".join(m.remote for m in self.members)
+        """``unix:DIR/a.sock,unix:DIR/b.sock,unix:DIR/c.sock``."""
+
+    @property
+    def socket_path(self):
+        """The first member's client socket."""
+        return self.members[0].socket_path
+
+    @property
+    def running(self):
+        """True while every member runs."""
+        return all(m.running for m in self.members)
+
+    def _ovs_env(self):
+        return self.members[0]._ovs_env()
+
+    def start(self):
+        """Create the cluster if need be, start every member, wait until all have joined; return ``self``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        first, others = self.members[0], self.members[1:]
+        create = not first.db_path.exists()
+        if create:
+            if not self.schema.is_file():
+                raise SandboxError(f"no Open vSwitch schema at {self.schema} (openvswitch-common installs it)")
+            tool = _require("ovsdb-tool")
+            _run([tool, "create-cluster", str(first.db_path), str(self.schema), first.raft], env=self._ovs_env())
+            for member in others:
+                _run([tool, "join-cluster", str(member.db_path), "Open_vSwitch", member.raft, first.raft],
+                     env=self._ovs_env())
+        try:
+            for member in self.members:
+                if not member.running:
+                    member.start()
+            wait_until(self.formed, self.timeout * 2, "every member of the cluster to join")
+            if create:
+                self.vsctl("init")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def formed(self):
+        """Whether every member runs as a member of the cluster (joined, with a leader)."""
+        statuses = [m.status() for m in self.members]
+        return (all(s.get("Status") == "cluster member" for s in statuses)
+                and sum(s.get("Role") == "leader" for s in statuses) == 1)
+
+    def leader(self):
+        """The member that leads now, or ``None`` (none, or two during an election)."""
+        leaders = [m for m in self.members if m.status().get("Role") == "leader"]
+        return leaders[0] if len(leaders) == 1 else None
+
+    def stop(self):
+        """Stop every member that runs (by pid); the files stay."""
+        errors = []
+        for member in self.members:
+            try:
+                member.stop()
+            except SandboxError as e:
+                errors.append(str(e))
+        if errors:
+            raise SandboxError("; ".join(errors))
+
+    def vsctl(self, *args, timeout=None):
+        """``ovs-vsctl --db=ALL-MEMBERS --no-wait ARGS`` (it finds the leader); returns stdout."""
+        timeout = self.timeout if timeout is None else timeout
+        argv = [_require("ovs-vsctl"), f"--db={self.remote}", "--no-wait", f"--timeout={max(1, int(timeout))}"]
+        return _run(argv + [str(a) for a in args], env=self._ovs_env(), timeout=timeout + 5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+_PKI_CONFIG = """\
+[ req ]
+distinguished_name = dn
+[ dn ]
+[ ca_ext ]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+[ leaf_ext ]
+basicConstraints = CA:false
+"""
+
+
+class PkiFiles(NamedTuple):
+    """PEM files made by :func:`make_pki`: the CA's certificate, and a key and certificate each for
+    ovsdb-server and for its client (ovsdbus, ovs-vsctl)."""
+
+    ca_cert: str
+    server_key: str
+    server_cert: str
+    client_key: str
+    client_cert: str
+
+    def client_args(self):
+        """``--private-key KEY --certificate CERT --ca-cert CA``, as ``twistd ovsdbus`` and ``ovs-vsctl``
+        take them."""
+        return ["--private-key", self.client_key, "--certificate", self.client_cert, "--ca-cert", self.ca_cert]
+
+
+def make_pki(directory, days=30):
+    """Make a CA and a server and a client certificate it signs in ``DIRECTORY/pki`` with ``openssl``
+    (elliptic-curve keys, valid for ``days``); return their :class:`PkiFiles`.
+
+    Certificates are named as Open vSwitch names them (``CN=ovsdb-server id:...``): ovsdbus, like
+    ovs-vsctl, checks the chain to the CA, not a host name.
+    """
+    openssl = _require("openssl")
+    pki = Path(directory).absolute() / "pki"
+    pki.mkdir(parents=True, exist_ok=True)
+    config = pki / "openssl.cnf"
+    config.write_text(_PKI_CONFIG)
+    files = PkiFiles(*(str(pki / name) for name in ("ca.pem", "server.key", "server.pem", "client.key",
+                                                    "client.pem")))
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ca_key = str(pki / "ca.key")
+    _run([openssl, "req", "-x509", *new_key, "-keyout", ca_key, "-out", files.ca_cert, "-days", str(days),
+          "-subj", "/CN=ovsdbus sandbox CA", "-config", str(config), "-extensions", "ca_ext"], cwd=pki)
+    for key, cert, subject in ((files.server_key, files.server_cert, "ovsdb-server id:sandbox"),
+                               (files.client_key, files.client_cert, "ovsdbus id:sandbox")):
+        csr = cert + ".csr"
+        _run([openssl, "req", *new_key, "-keyout", key, "-out", csr, "-subj", "/CN=" + subject,
+              "-config", str(config)], cwd=pki)
+        _run([openssl, "x509", "-req", "-in", csr, "-CA", files.ca_cert, "-CAkey", ca_key, "-CAcreateserial",
+              "-days", str(days), "-out", cert, "-extfile", str(config), "-extensions", "leaf_ext"], cwd=pki)
+    return files
+
+
+def free_tcp_port():
+    """A TCP port of 127.0.0.1 that nothing listens on now (the kernel's choice)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _accepts(port):
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class FakeOvsdbServer(_Component):
@@ -686,6 +943,11 @@ class ServiceProcess:
 class Sandbox:
     """The whole stack in one directory: ovsdb-server, optionally ovs-vswitchd, a bus, ovsdbus.
 
+    With ``cluster``, a three-member :class:`OvsdbCluster` stands for ovsdb-server (ovs-vswitchd
+    and ovsdbus are given all three members).  With ``tls``, :meth:`start` first makes a CA and
+    certificates (:func:`make_pki`), ovsdb-server also listens on ``pssl:`` and ovsdbus connects
+    to :attr:`service_remote` (``ssl:``) with ``--private-key``/``--certificate``/``--ca-cert``;
+    ovs-vswitchd and :meth:`OvsdbServer.vsctl` keep using the unix socket.
     ``directory=None`` makes a temporary directory, removed by :meth:`stop` unless ``keep``.
     Components start in dependency order; :meth:`stop` stops whatever was started, in reverse.
     """
@@ -701,11 +963,19 @@ class Sandbox:
         service_args=(),
         keep=False,
         timeout=DEFAULT_TIMEOUT,
+        cluster=False,
+        tls=False,
     ):
         self._own_directory = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="ovsdbus-sandbox-")).absolute()
         self.keep = keep
-        self.ovsdb = OvsdbServer(self.directory, schema=schema, timeout=timeout)
+        self.tls = None
+        """With ``tls``: the :class:`PkiFiles` made at :meth:`start`."""
+        self._want_tls = tls
+        if cluster:
+            self.ovsdb = OvsdbCluster(self.directory, schema=schema, timeout=timeout)
+        else:
+            self.ovsdb = OvsdbServer(self.directory, schema=schema, timeout=timeout)
         self.vswitchd = Vswitchd(self.directory, self.ovsdb, datapath, timeout) if vswitchd else None
         self.dbus = DbusDaemon(self.directory, timeout=timeout)
         self._service_args = tuple(service_args)
@@ -714,17 +984,32 @@ class Sandbox:
         self.service = None
         self._started = []
 
+    @property
+    def service_remote(self):
+        """The ``--ovsdb`` the service is given: the server's ``ssl:`` listener with ``tls``, else
+        :attr:`OvsdbServer.remote` (for a cluster, its members' list)."""
+        if self.tls is not None and getattr(self.ovsdb, "ssl_remote", None):
+            return self.ovsdb.ssl_remote
+        return self.ovsdb.remote
+
     def start(self):
+        """Make the certificates (``tls``), start every component in order; return ``self``."""
         try:
+            if self._want_tls:
+                if isinstance(self.ovsdb, OvsdbCluster):
+                    raise SandboxError("a TLS sandbox runs one ovsdb-server, not a cluster")
+                self.tls = make_pki(self.directory)
+                self.ovsdb.tls = self.tls
             for component in (self.ovsdb, self.vswitchd, self.dbus):
                 if component is not None:
                     component.start()
                     self._started.append(component)
             if self._want_service:
+                tls_args = tuple(self.tls.client_args()) if self.tls is not None else ()
                 self.service = ServiceProcess(
-                    self.ovsdb.remote,
+                    self.service_remote,
                     self.dbus.address,
-                    self._service_args,
+                    tls_args + self._service_args,
                     directory=self.directory,
                     timeout=self._timeout,
                 )
@@ -762,8 +1047,12 @@ class Sandbox:
         vsctl = f"ovs-vsctl --db={q(self.ovsdb.remote)}"
         lines = [
             f"Sandbox directory: {self.directory}",
-            f"OVSDB remote:      {self.ovsdb.remote}",
+            f"OVSDB remote:      {self.service_remote}",
             f"D-Bus address:     {bus}",
+        ]
+        if self.tls is not None:
+            lines.append(f"TLS files:         {os.path.dirname(self.tls.ca_cert)} (CA ca.pem, client.key, client.pem)")
+        lines += [
             "",
             "Try, from another terminal:",
             f"  {call} CreateBridge s br0",
@@ -781,6 +1070,18 @@ class Sandbox:
         ]
         if self.vswitchd is not None and self.vswitchd.datapath == "dummy":
             lines.append(f"  ovs-appctl -t {q(str(self.vswitchd.ctl_path))} dpif/show")
+        if self.tls is not None:
+            tls = " ".join(q(a) for a in self.tls.client_args())
+            lines.append(f"  ovs-vsctl --db={q(self.service_remote)} {tls} list-br   # over ssl: as ovsdbus")
+        if isinstance(self.ovsdb, OvsdbCluster):
+            lines += [
+                f"  busctl --address={q(bus)} get-property {BUS_NAME} {OBJECT_PATH} {INTERFACE} ClusterMember Leader",
+                f"  ovs-appctl -t {q(str(self.ovsdb.members[0].ctl_path))} cluster/status Open_vSwitch",
+                f"  kill $(cat {q(str(self.directory))}/X.pid)   # X = the leader (a, b or c): ovsdbus moves on",
+                f"  ovsdb-server {q(str(self.directory))}/X.db --remote=punix:{q(str(self.directory))}/X.sock "
+                f"--unixctl={q(str(self.directory))}/X.ctl --pidfile={q(str(self.directory))}/X.pid "
+                f"--log-file={q(str(self.directory))}/X.log --detach   # X back",
+            ]
         return "\n".join(lines)
 
 
@@ -817,10 +1118,19 @@ def main(argv=None):
         metavar="ARG",
         help="extra argument for the service's command line (repeatable)",
     )
+    parser.add_argument("--cluster", action="store_true",
+                        help="a three-member Raft cluster of ovsdb-servers (a, b, c) instead of one server")
+    parser.add_argument("--tls", action="store_true",
+                        help="make a CA and certificates with openssl; ovsdb-server also listens on pssl: and "
+                        "ovsdbus connects over ssl: with --private-key/--certificate/--ca-cert")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per start or stop")
     options = parser.parse_args(argv)
 
+    if options.cluster and options.tls:
+        parser.error("--cluster and --tls cannot be combined (yet)")
     required = ["ovsdb-tool", "ovsdb-server", "ovs-vsctl", "dbus-daemon"]
+    required += ["ovs-appctl"] if options.cluster else []
+    required += ["openssl"] if options.tls else []
     missing = missing_binaries(*required)
     if missing:
         print(f"missing: {', '.join(missing)} (./dev installs them)", file=sys.stderr)
@@ -839,6 +1149,8 @@ def main(argv=None):
         service_args=options.service_arg,
         keep=options.keep,
         timeout=options.timeout,
+        cluster=options.cluster,
+        tls=options.tls,
     )
     previous = signal.signal(signal.SIGTERM, _raise_terminate)
     # Started from a background job, a process inherits SIGINT ignored: take Ctrl-C all the same.
