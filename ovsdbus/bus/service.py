@@ -18,6 +18,8 @@ never reconnects) makes the service exit so that its supervisor restarts it.
 """
 
 import collections
+import contextlib
+import gc
 import itertools
 import json
 import os
@@ -268,9 +270,9 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
         if transport is not None:
             transport.write(raw)
 
-    def send_signal(self, path, interface, member, signature, body):
-        """Emit a signal."""
-        self.send(dbuswire.signal(_next_serial(), path, interface, member, signature, body))
+    def send_signal(self, path, interface, member, signature, body, raw_body=None):
+        """Emit a signal (``raw_body``: its body already encoded)."""
+        self.send(dbuswire.signal(_next_serial(), path, interface, member, signature, body, raw_body))
 
     @staticmethod
     def _flags(msg):
@@ -446,11 +448,12 @@ class RootObject(ExportedObject):
             return None if path in (None, "/") else path
 
         def uuid_of_path(path):
-            finder = getattr(paths, "uuid_of_path", None)
-            uuid = finder(path) if finder is not None else None
-            if uuid is None:
+            # (table, uuid): the type mapping checks the row is of the column's table.
+            finder = getattr(paths, "key_at", None)
+            key = finder(path) if finder is not None else None
+            if key is None:
                 raise NotFound("no object at %s" % path)
-            return uuid
+            return key
 
         return DatabaseArgs(replica.schema, path_of, uuid_of_path)
 
@@ -463,23 +466,24 @@ class RootObject(ExportedObject):
             return defer.maybeDeferred(run, dict(zip(names, args, strict=True)))
         return call
 
+    # Reads are answered from the replica at once (the Database facade's reads return values),
+    # without Deferreds: the shortest path, for the most frequent calls.
+
     def _db_Get(self, args):
         conv = self._converter()
         a = conv.call_args("Get", args)
-        d = defer.maybeDeferred(self.database.get, a["table"], a["record"], a["columns"])
-        return d.addCallback(lambda values: conv.row(a["table"], values))
+        return _then(self.database.get(a["table"], a["record"], a["columns"]), lambda v: conv.row(a["table"], v))
 
     def _db_List(self, args):
         conv = self._converter()
         a = conv.call_args("List", args)
-        d = defer.maybeDeferred(self.database.list, a["table"], a["columns"])
-        return d.addCallback(lambda rows: conv.rows(a["table"], rows))
+        return _then(self.database.list(a["table"], a["columns"]), lambda rows: conv.rows(a["table"], rows))
 
     def _db_Find(self, args):
         conv = self._converter()
         a = conv.call_args("Find", args)
-        d = defer.maybeDeferred(self.database.find, a["table"], a["conditions"], a["columns"])
-        return d.addCallback(lambda rows: conv.rows(a["table"], rows))
+        return _then(self.database.find(a["table"], a["conditions"], a["columns"]),
+                     lambda rows: conv.rows(a["table"], rows))
 
     def _db_Set(self, args):
         a = self._converter().call_args("Set", args)
@@ -520,6 +524,32 @@ class RootObject(ExportedObject):
         self._converter()
         schema = self.database.schema_json()
         return schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Pause the cyclic garbage collector for a burst of allocations that free almost nothing.
+
+    Following a large update allocates hundreds of thousands of objects that stay (the
+    properties of thousands of new objects): the collector, which runs every few hundred
+    allocations, would walk the growing heap over and over (more than half the time of building
+    20 000 objects).  It collects as usual once the burst is over.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _then(result, f):
+    """``f(result)``, or, when ``result`` is a Deferred, a Deferred of it."""
+    if isinstance(result, defer.Deferred):
+        return result.addCallback(f)
+    return f(result)
 
 
 def _no_result(result):
@@ -769,6 +799,7 @@ class BusService(Service):
         self.view = objects if objects is not None else object_tree()
         self._exported = {}  # path -> ExportedObject (their properties are the view's)
         self._encoded = {}   # path -> its encoded GetManagedObjects entry, until it changes
+        self._body = None    # the whole GetManagedObjects body, until any object changes
         self._bus_connection = None
         self._stopping = False
         self._outbox = collections.deque()
@@ -781,6 +812,10 @@ class BusService(Service):
     # -- following the replica ----------------------------------------------------
 
     def _replica_changed(self, changes):
+        with _collector_paused():
+            self._follow(changes)
+
+    def _follow(self, changes):
         delta = self.view.update(self.connection.replica, changes)
         for path, interfaces in delta.removed:
             self._reexport(path)
@@ -789,10 +824,16 @@ class BusService(Service):
         for path, interfaces in delta.added:
             self._reexport(path)
             if self.handler is not None:
-                self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}",
-                           [path, {i: resolved(props) for i, props in interfaces.items()}])
+                # The body of InterfacesAdded is, byte for byte, the object's GetManagedObjects
+                # entry: encoded once, here (the values as they are now), and kept for both.
+                entry = self._encode_object(path, interfaces)
+                if entry is not None:
+                    if interfaces.keys() == self.view.interfaces_at(path).keys():
+                        self._encoded[path] = entry
+                    self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}", None, entry)
         for change in delta.changed:
             self._encoded.pop(change.path, None)
+            self._body = None
             if change.changed or change.invalidated:
                 self._send(change.path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
                            [change.interface, change.changed, change.invalidated])
@@ -803,6 +844,7 @@ class BusService(Service):
     def _reexport(self, path):
         """Export the object at ``path`` with the interfaces it shows now (none: unexport it)."""
         self._encoded.pop(path, None)
+        self._body = None
         interfaces = self.view.interfaces_at(path)
         if not interfaces:
             if self._exported.pop(path, None) is not None and self.handler is not None:
@@ -841,25 +883,36 @@ class BusService(Service):
         """The encoded body of the root's ``GetManagedObjects`` reply: every object (every row of
         every monitored table, see :mod:`ovsdbus.projection.tree`).
 
-        Each object's entry is encoded once and kept until the object changes, so a client
-        reading a tree of thousands of objects costs little more than copying bytes.
+        Each object's entry is encoded once (when it is announced, or else when first asked for)
+        and kept until the object changes, and the whole body until any object changes, so a
+        client reading a tree of thousands of objects costs little more than copying bytes.
         """
+        if self._body is not None:
+            return self._body
         entries = []
+        encoded = self._encoded
         # shown() gives (path, interface, properties), an object's interfaces next to each other.
         for path, shown in itertools.groupby(self.view.shown(), key=lambda entry: entry[0]):
-            entry = self._encoded.get(path)
+            entry = encoded.get(path)
             if entry is None:
-                try:
-                    entry = dbuswire.encode_entry("oa{sa{sv}}", path, {interface: resolved(props)
-                                                                       for _, interface, props in shown})
-                except (ValueError, TypeError, OverflowError) as e:
-                    # A value the view should have made sendable: one object is left out, the
-                    # others are still answered.
-                    log.error("cannot encode object {path}: {error}", path=path, error=e)
-                    continue
-                self._encoded[path] = entry
+                entry = self._encode_object(path, {interface: props for _, interface, props in shown})
+                if entry is None:
+                    continue  # one object is left out, the others are still answered
+                encoded[path] = entry
             entries.append(entry)
-        return dbuswire.array_of_entries(entries)
+        self._body = bytes(dbuswire.array_of_entries(entries))
+        return self._body
+
+    @staticmethod
+    def _encode_object(path, interfaces):
+        """The encoded ``oa{sa{sv}}`` of an object (its GetManagedObjects entry, and the body of
+        its InterfacesAdded), lazily computed values computed now (by the encoder); None, logged,
+        if a value cannot be encoded (one the view should have made sendable)."""
+        try:
+            return dbuswire.encode_entry("oa{sa{sv}}", path, interfaces)
+        except (ValueError, TypeError, UnicodeError, OverflowError) as e:
+            log.error("cannot encode object {path}: {error}", path=path, error=e)
+            return None
 
     #: Seconds to connect to the bus, authenticate and be greeted.
     BUS_CONNECT_TIMEOUT = 30
@@ -867,8 +920,9 @@ class BusService(Service):
     #: Signals encoded and written per reactor turn, so a large burst never holds up the service.
     SIGNALS_PER_TURN = 256
 
-    def _send(self, path, interface, member, signature, body):
-        """Queue a signal.  The queue is written in order: up to SIGNALS_PER_TURN at once when
+    def _send(self, path, interface, member, signature, body, raw_body=None):
+        """Queue a signal (``raw_body``: its body already encoded, see :func:`~ovsdbus.bus.wire.signal`).
+        The queue is written in order: up to SIGNALS_PER_TURN at once when
         an update has been followed, the rest from the next reactor turns on, and all of it
         before any method reply.
 
@@ -878,7 +932,7 @@ class BusService(Service):
         """
         if self.handler is None:
             return
-        self._outbox.append((path, interface, member, signature, body))
+        self._outbox.append((path, interface, member, signature, body, raw_body))
         if self._flush_call is None:
             self._flush_call = self.reactor.callLater(0, self._flush)
 

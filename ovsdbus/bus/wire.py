@@ -174,6 +174,8 @@ def _make_encoder(sig):
     if c == "a":
         element = sig[1:]
         element_align = _ALIGNMENT[element[0]] if element[0] != "b" else 4
+        if element == "{sv}":
+            return _encode_properties
         if element[0] == "{":
             key_enc, value_enc = (_encoder(t) for t in split_signature(element[1:-1]))
 
@@ -249,14 +251,114 @@ def _trailing_padding(chunk):
     return len(chunk) - 4 - length - 1
 
 
+# Properties (``a{sv}``) repeat the same few values over thousands of objects: empty strings,
+# arrays and maps, zeros, booleans (most columns of a new row hold their default).  A dict
+# entry starts 8-aligned and holds nothing aligned to more than 8, so its bytes are the same
+# wherever it stands: the entries of such values are kept, within a bound in bytes, padded to
+# the next 8-aligned offset, and copied instead of encoded.  Non-empty strings (names, uuids,
+# paths: mostly unique) are not kept; for them the name and signature part is.
+_property_entries = BoundedCache(max_bytes=4 << 20, max_item_bytes=512)
+_NUMBERS = frozenset((int, bool))  # not float: 0.0 == -0.0
+_EMPTY = frozenset((str, list, tuple, dict))
+_PLAIN = frozenset((int, bool, float, str, list, tuple, dict))
+_encode_key = None   # the "s" encoder, set below
+
+
+def _property_prefix(key, sig):
+    """The bytes of an ``{sv}`` entry up to its value: the name, then the variant's signature."""
+    cache_key = (key, sig)
+    prefix = _property_entries.young.get(cache_key) or _property_entries.old.get(cache_key)
+    if prefix is None:
+        buf = bytearray()
+        _encode_key(buf, key)
+        data = sig.encode("ascii")
+        buf.append(len(data))
+        buf += data
+        buf.append(0)
+        _encoder(sig)   # a SignatureError before anything is kept
+        prefix = bytes(buf)
+        _property_entries.put(cache_key, prefix, 2 * len(prefix) + 200)
+    return prefix
+
+
+def _property_entry(key, cache_key, sig, inner):
+    """``(bytes padded to 8, padding)`` of the entry ``key: (sig, inner)``; the caller found
+    nothing in the young generation."""
+    entry = _property_entries.old.get(cache_key)
+    if entry is None:
+        buf = bytearray(_property_prefix(key, sig))
+        _encoder(sig)(buf, inner)
+        padding = -len(buf) % 8
+        entry = (bytes(buf) + _ZEROS[:padding], padding)
+        _property_entries.put(cache_key, entry, 2 * len(entry[0]) + 250)
+    return entry
+
+
+def _encode_properties(buf, value):
+    """a{sv}, each value given as ``(signature, value)``.  A value that is no plain Python value
+    (not a number, str, list, tuple or dict) but has a ``resolve()`` method is computed now:
+    properties whose value is read from the database only when shown."""
+    _pad(buf, 4)
+    at = len(buf)
+    buf += b"\0\0\0\0"
+    _pad(buf, 8)
+    start = len(buf)
+    cached = _property_entries.young.get
+    numbers, empty, plain, zeros = _NUMBERS, _EMPTY, _PLAIN, _ZEROS
+    padding = -1   # of the last entry when it was copied padded to 8; -1 when it was encoded
+    for k, v in value.items():
+        sig, inner = v
+        t = type(inner)
+        if t not in plain and hasattr(inner, "resolve"):
+            inner = inner.resolve()
+            t = type(inner)
+        if t in numbers:
+            cache_key = (k, sig, t, inner)
+        elif t in empty and not inner:
+            cache_key = (k, sig, t)
+        else:
+            if padding < 0:
+                p = -len(buf) & 7
+                if p:
+                    buf += zeros[:p]
+            buf += cached((k, sig)) or _property_prefix(k, sig)
+            _encoder(sig)(buf, inner)
+            padding = -1
+            continue
+        if padding < 0:
+            p = -len(buf) & 7
+            if p:
+                buf += zeros[:p]
+        entry, padding = cached(cache_key) or _property_entry(k, cache_key, sig, inner)
+        buf += entry
+    if padding > 0:
+        del buf[-padding:]
+    buf[at:at + 4] = _U32.pack(len(buf) - start)
+
+
+_encode_key = _encoder("s")
+
+
+_body_encoders = {}   # signature -> the encoders of its complete types (the few signatures sent)
+
+
+def _encoders_of(signature):
+    encoders = _body_encoders.get(signature)
+    if encoders is None:
+        encoders = [_encoder(t) for t in split_signature(signature)]
+        if len(_body_encoders) < 1024:
+            _body_encoders[signature] = encoders
+    return encoders
+
+
 def encode_body(signature, values):
     """The body bytes of ``values`` (a sequence, one per complete type of ``signature``)."""
     buf = bytearray()
-    types = split_signature(signature)
-    if len(types) != len(values):
-        raise SignatureError("signature %r has %d types for %d values" % (signature, len(types), len(values)))
-    for t, v in zip(types, values, strict=True):
-        _encoder(t)(buf, v)
+    encoders = _encoders_of(signature)
+    if len(encoders) != len(values):
+        raise SignatureError("signature %r has %d types for %d values" % (signature, len(encoders), len(values)))
+    for enc, v in zip(encoders, values, strict=True):
+        enc(buf, v)
     return buf
 
 
@@ -264,14 +366,35 @@ def encode_body(signature, values):
 PATH, INTERFACE, MEMBER, ERROR_NAME, REPLY_SERIAL, DESTINATION, SENDER, SIGNATURE = 1, 2, 3, 4, 5, 6, 7, 8
 _FIELD_TYPES = {PATH: "o", INTERFACE: "s", MEMBER: "s", ERROR_NAME: "s", REPLY_SERIAL: "u", DESTINATION: "s",
                 SENDER: "s", SIGNATURE: "g"}
-_encode_fields = _encoder("a(yv)")
+_encode_field = _encoder("(yv)")
+
+
+_HEADER_START = struct.Struct("<BBBBIII")  # endianness, type, flags, version, body length, serial, fields length
+# Each header field (a "(yv)" struct) starts 8-aligned, so its bytes are the same wherever it
+# stands; the fields of one message differ from another's mostly in the path and the serials.
+_field_chunks = BoundedCache(max_bytes=4 << 20, max_item_bytes=1024)
+
+
+def _field_chunk(code, value):
+    """``(bytes, padding)``: header field ``code`` holding ``value``, padded to 8 bytes (the
+    padding is not part of the field array's length after the last field)."""
+    key = (code, value)
+    chunk = _field_chunks.young.get(key) or _field_chunks.old.get(key)
+    if chunk is None:
+        buf = bytearray()
+        _encode_field(buf, (code, (_FIELD_TYPES[code], value)))
+        padding = -len(buf) % 8
+        chunk = (bytes(buf) + _ZEROS[:padding], padding)
+        if code != REPLY_SERIAL:
+            _field_chunks.put(key, chunk, 2 * len(chunk[0]) + 200)
+    return chunk
 
 
 def encode_entry(entry_signature, key, value):
     """One dict entry of an array ``a{...}`` (``entry_signature`` is the part inside the braces),
     encoded on its own.  It starts 8-aligned and holds nothing aligned to more than 8, so the
     same bytes are right at any 8-aligned offset: see :func:`array_of_entries`."""
-    key_enc, value_enc = (_encoder(t) for t in split_signature(entry_signature))
+    key_enc, value_enc = _encoders_of(entry_signature)
     buf = bytearray()
     key_enc(buf, key)
     value_enc(buf, value)
@@ -296,27 +419,22 @@ def encode_message(message_type, serial, fields, signature="", body=(), flags=0,
         body_bytes = raw_body
     else:
         body_bytes = encode_body(signature, body) if signature else b""
-    header = bytearray(b"l")
-    header.append(message_type)
-    header.append(flags)
-    header.append(1)
-    header += _U32.pack(len(body_bytes))
-    header += _U32.pack(serial)
-    items = [(code, (_FIELD_TYPES[code], value)) for code, value in fields.items() if value is not None]
+    chunks = [_field_chunk(code, value) for code, value in fields.items() if value is not None]
     if signature:
-        items.append((SIGNATURE, ("g", signature)))
-    _encode_fields(header, items)
-    _pad(header, 8)
+        chunks.append(_field_chunk(SIGNATURE, signature))
+    fields_length = sum(len(chunk) for chunk, _ in chunks) - (chunks[-1][1] if chunks else 0)
+    header = bytearray(_HEADER_START.pack(108, message_type, flags, 1, len(body_bytes), serial, fields_length))
+    header += b"".join([chunk for chunk, _ in chunks])
     header += body_bytes
     if len(header) > MAX_MESSAGE_SIZE:
         raise ValueError("D-Bus message of %d bytes exceeds the limit" % len(header))
     return bytes(header)
 
 
-def signal(serial, path, interface, member, signature="", body=()):
-    """A signal message."""
+def signal(serial, path, interface, member, signature="", body=(), raw_body=None):
+    """A signal message (``raw_body``: see :func:`encode_message`)."""
     return encode_message(SIGNAL, serial, {PATH: path, INTERFACE: interface, MEMBER: member},
-                          signature, body, NO_REPLY_EXPECTED)
+                          signature, body, NO_REPLY_EXPECTED, raw_body)
 
 
 def method_return(serial, reply_serial, destination, signature="", body=(), raw_body=None):

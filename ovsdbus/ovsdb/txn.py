@@ -742,7 +742,12 @@ def visit_json_names(json, found):
                 visit_json_names(v, found)
 
 
+_ATOMS = frozenset((str, int, float, bool, type(None)))
+
+
 def _hashable(value):
+    if type(value) in _ATOMS:   # the usual case (names), without the slower isinstance of an ABC
+        return value
     return frozenset(value.items()) if isinstance(value, Mapping) else value
 
 

@@ -45,10 +45,10 @@ from twisted.logger import Logger
 
 from ovsdbus import api
 from ovsdbus.ovsdb.replica import INSERT, RowChange
-from ovsdbus.ovsdb.schema import STRING, UUID
+from ovsdbus.ovsdb.schema import BOOLEAN, INTEGER, STRING, UUID
 from ovsdbus.projection import types
-from ovsdbus.projection.text import BoundedCache, can_carry
-from ovsdbus.projection.view import NO_OBJECT, ViewDelta, escape_path_element
+from ovsdbus.projection.text import can_carry
+from ovsdbus.projection.view import NO_OBJECT, PATH_CACHE, ViewDelta, element_path, escape_path_element
 
 #: The interface of the rows of table T is TABLE_INTERFACE_PREFIX + T.
 TABLE_INTERFACE_PREFIX = api.INTERFACE + ".Table."
@@ -60,14 +60,27 @@ _ELEMENT_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 
 class Column(NamedTuple):
-    """A column as shown: D-Bus ``signature``, when changes are announced (``emits``), and the
-    tables its values refer to (``refs``)."""
+    """A column as shown: D-Bus ``signature``, when changes are announced (``emits``), the
+    tables its values refer to (``refs``), and ``default``, the column's default value, with
+    ``shown_default``, the ``(signature, value)`` shown for it (None when what it shows can
+    depend on more than the value: a scalar reference, a real's sign)."""
 
     name: str
     ctype: object
     signature: str
     emits: str
     refs: frozenset
+    default: object = None
+    shown_default: tuple = None
+
+
+def _shown_default(ctype, signature):
+    # Most columns of most rows hold their default: its D-Bus value is computed once per column.
+    if ctype.is_scalar and ctype.key.type not in (INTEGER, BOOLEAN, STRING):
+        return None
+    if not ctype.is_scalar and ctype.min:
+        return None
+    return signature, types.to_dbus(ctype, ctype.default(), lambda table, uuid: None)
 
 
 class TableShape(NamedTuple):
@@ -112,6 +125,8 @@ def _emits(column_schema, ctype, refs, quiet):
     return EMITS_TRUE
 
 
+_LAZY = (EMITS_INVALIDATES, EMITS_FALSE)
+
 _EMITS_DOC = {
     EMITS_TRUE: "",
     EMITS_INVALIDATES: " Announced as invalidated (it can hold thousands of paths): read it.",
@@ -138,8 +153,9 @@ def table_shapes(schema, table_columns, quiet=None):
             cschema = tschema.columns[c]
             ctype = cschema.type
             refs = _refs(ctype)
-            columns.append(Column(c, ctype, types.column_signature(ctype),
-                                  _emits(cschema, ctype, refs, quiet_here), refs))
+            signature = types.column_signature(ctype)
+            columns.append(Column(c, ctype, signature, _emits(cschema, ctype, refs, quiet_here), refs,
+                                  ctype.default(), _shown_default(ctype, signature)))
         element = elements[table]
         interface = TABLE_INTERFACE_PREFIX + table
         row_doc = "<escaped name>" if named else "<uuid with '-' as '_'>"
@@ -197,7 +213,6 @@ class ObjectTree:
         self._replica = None
         self._schema = None
         self._table_columns = None
-        self._paths = BoundedCache(max_bytes=8 << 20, max_item_bytes=1024)
 
     # -- reading -------------------------------------------------------------
 
@@ -245,12 +260,11 @@ class ObjectTree:
             return "%s/%s/%s" % (api.OBJECT_PATH, shape.element, uuid.replace("-", "_"))
         name = row["name"]
         key = (shape.element, name)
-        path = self._paths.young.get(key) or self._paths.old.get(key)
+        path = PATH_CACHE.young.get(key) or PATH_CACHE.old.get(key)
         if path is None:
             if not can_carry(name):
                 return None
-            path = "%s/%s/%s" % (api.OBJECT_PATH, shape.element, escape_path_element(name))
-            self._paths.put(key, path, 2 * len(path) + 180)
+            path = element_path(shape.element, name)
         return path
 
     def _shown_path(self, shape, uuid, row):
@@ -269,15 +283,25 @@ class ObjectTree:
     # -- properties ------------------------------------------------------------
 
     def _value(self, shape, uuid, column, value):
-        if column.emits in (EMITS_INVALIDATES, EMITS_FALSE):
+        if column.emits in _LAZY:
             return column.signature, LazyColumn(self, shape.name, uuid, column)
+        if column.shown_default is not None and value == column.default:
+            return column.shown_default
         return column.signature, types.to_dbus(column.ctype, value, self._ref_path)
 
     def properties(self, shape, uuid, row):
         """``{name: (signature, value)}`` of the object for ``row``."""
         props = {"_uuid": ("s", uuid)}
+        to_dbus, ref_path = types.to_dbus, self._ref_path
         for column in shape.columns:
-            props[column.name] = self._value(shape, uuid, column, row[column.name])
+            name = column.name
+            value = row[name]
+            if column.emits in _LAZY:
+                props[name] = column.signature, LazyColumn(self, shape.name, uuid, column)
+            elif column.shown_default is not None and value == column.default:
+                props[name] = column.shown_default   # shared: values shown are never modified
+            else:
+                props[name] = column.signature, to_dbus(column.ctype, value, ref_path)
         return props
 
     # -- following changes ---------------------------------------------------------

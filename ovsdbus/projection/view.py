@@ -174,22 +174,29 @@ def unescape_path_element(element):
     return name
 
 
-# Paths of the names seen lately: escaping costs ten times as much as finding the path, and
-# a bridge's Ports are thousands of paths.  Bounded in bytes (the paths of a bridge of 10 000
-# ports fit); a long name's path is not kept.
-_paths = BoundedCache(max_bytes=8 << 20, max_item_bytes=1024)
+#: Paths of the names seen lately, ``{(path element, name): path}``, shared with the generic
+#: tree (:mod:`ovsdbus.projection.tree`), which shows the same rows at the same paths: escaping
+#: costs ten times as much as finding the path, and a bridge's Ports are thousands of paths.
+#: Bounded in bytes (the paths of a bridge of 10 000 ports fit); a long name's path is not kept.
+PATH_CACHE = BoundedCache(max_bytes=8 << 20, max_item_bytes=1024)
+_paths = PATH_CACHE
 
 
-def object_path(table, name):
-    """The object path of the row of ``table`` called ``name``."""
-    key = (table, name)
+def element_path(element, name):
+    """The object path ``/org/openvswitch/ovsdb/<element>/<escaped name>``."""
+    key = (element, name)
     path = _paths.young.get(key) or _paths.old.get(key)
     if path is None:
-        path = "%s/%s/%s" % (OBJECT_PATH, KINDS[table][0], escape_path_element(name))
+        path = "%s/%s/%s" % (OBJECT_PATH, element, escape_path_element(name))
         # The name takes at most as many bytes as its escape in the path; 180 is what the key
         # tuple, the str objects and the dict slot take besides.
         _paths.put(key, path, 2 * len(path) + 180)
     return path
+
+
+def object_path(table, name):
+    """The object path of the row of ``table`` called ``name``."""
+    return element_path(KINDS[table][0], name)
 
 
 def shown_names(names):
@@ -335,6 +342,7 @@ class TreeView:
         self._owners = {(owner, column): {} for owner, pairs in self._indexes.items() for column, _ in pairs}
         #: Counts renames of rows that PATHS properties list, which change the paths they show.
         self.renames = 0
+        self._compiled = {}          # table -> [(name, signature, derive(replica, uuid, row))]
 
     def at(self, path):
         """``(interface, properties)`` of the object shown at ``path``."""
@@ -359,8 +367,9 @@ class TreeView:
     def _paths(self, replica, table, uuids):
         rows = replica.rows(table)
         names = sorted(rows[u]["name"] for u in uuids if u in rows)
-        young = _paths.young  # the fast path of object_path, for thousands of ports
-        return [young.get((table, n)) or object_path(table, n) for n in shown_names(names)]
+        young = _paths.young  # the fast path of element_path, for thousands of ports
+        element = KINDS[table][0]
+        return [young.get((element, n)) or element_path(element, n) for n in shown_names(names)]
 
     @staticmethod
     def _path_to(table, row):
@@ -411,10 +420,46 @@ class TreeView:
             return _texts(sorted(rows[r][target] for r in row[column] if r in rows))
         raise ValueError("unknown derivation %r" % (kind,))
 
+    def _compile(self, prop):
+        """A function ``(replica, uuid, row) -> value`` doing what :meth:`_derive` does for ``prop``
+        (the declarations interpreted once, not at every object)."""
+        kind, args = prop.kind, prop.args
+        if kind == NAME:
+            return lambda replica, uuid, row: row["name"]
+        if kind == TEXT:
+            column, unset = args
+
+            def text(replica, uuid, row):
+                value = row[column]
+                if value is None:
+                    return unset
+                return value if value.isascii() and "\0" not in value else carriable(value)
+            return text
+        if kind == INTEGER:
+            column, unset = args
+
+            def integer(replica, uuid, row):
+                value = row[column]
+                return unset if value is None else value
+            return integer
+        if kind in (TEXT_MAP, COUNTER_MAP):
+            column = args[0]
+            values_are_text = kind == TEXT_MAP
+
+            def text_map(replica, uuid, row):
+                value = row[column]
+                return {} if not value else _text_map(value, values_are_text)
+            return text_map
+        return lambda replica, uuid, row: self._derive(replica, uuid, row, prop)
+
     def properties(self, replica, table, uuid):
         """``{name: (signature, value)}`` of the object for row ``uuid`` of ``table``."""
         row = replica.row(table, uuid)
-        return {p.name: (p.signature, self._derive(replica, uuid, row, p)) for p in self.legacy[table].properties}
+        compiled = self._compiled.get(table)
+        if compiled is None:
+            compiled = self._compiled[table] = [(p.name, p.signature, self._compile(p))
+                                                for p in self.legacy[table].properties]
+        return {name: (signature, derive(replica, uuid, row)) for name, signature, derive in compiled}
 
     # -- following changes -------------------------------------------------------
 

@@ -80,14 +80,19 @@ def _reference_name(value):
 class _Plan:
     """One batch planned on one Txn: the results, and how to name command ``i``."""
 
-    def __init__(self, txn, results, descriptions):
+    def __init__(self, txn, results, checked):
         self.txn = txn
         self.results = results
-        self.descriptions = descriptions
+        self.checked = checked
+
+    def describe(self, index):
+        """Command ``index`` (0-based) as a message names it (only an error needs it)."""
+        spec, args = self.checked[index]
+        return spec.describe(args)
 
     def wrap(self, error, index):
         """``error`` prefixed with command ``index`` (0-based)."""
-        return with_command(error, index + 1, self.descriptions[index])
+        return with_command(error, index + 1, self.describe(index))
 
     def blame(self, error):
         """The index of the command a server error belongs to: the owner of the failing operation,
@@ -229,15 +234,18 @@ class Database:
             spec = VERBS.get(verb) if isinstance(verb, str) else None
             if spec is None:
                 raise InvalidArgs("command %d: unknown verb %r (known: %s)" % (i + 1, verb, ", ".join(sorted(VERBS))))
-            where = "command %d (%s): " % (i + 1, spec.describe(args))
-            spec.arguments(args, where)
+            try:
+                spec.arguments(args)
+            except InvalidArgs:
+                spec.arguments(args, _where(i, spec, args))   # the same error, naming the command
+                raise
             if "id" in args:
                 if verb not in CREATING_VERBS:
-                    raise InvalidArgs("%s%s creates no row and takes no id" % (where, verb))
+                    raise InvalidArgs("%s%s creates no row and takes no id" % (_where(i, spec, args), verb))
                 try:
                     _reference_name(args["id"])
                 except InvalidArgs as e:
-                    raise InvalidArgs(where + str(e)) from None
+                    raise InvalidArgs(_where(i, spec, args) + str(e)) from None
             checked.append((spec, args))
         return checked
 
@@ -312,8 +320,7 @@ class Database:
         refs = {}        # name -> (index of the creating command, uuid or NamedUuid)
         used = set()
         results = []
-        descriptions = [spec.describe(args) for spec, args in checked]
-        plan = _Plan(txn, results, descriptions)
+        plan = _Plan(txn, results, checked)
         for index, (spec, args) in enumerate(checked):
             txn.owner = index
             try:
@@ -325,7 +332,7 @@ class Database:
                         raise InvalidArgs("id @%s is already given to command %d" % (name, refs[name][0] + 1))
                     refs[name] = (index, result.get("uuid"))
             except NotYet as e:
-                raise _Waiting(index, descriptions[index], e.timeout) from None
+                raise _Waiting(index, plan.describe(index), e.timeout) from None
             except OvsdbusError as e:
                 raise plan.wrap(e, index) from None
             except (TypeError, ValueError, AttributeError) as e:
@@ -345,6 +352,11 @@ class Database:
         if options.get("dry_run"):
             txn.abort()
         return plan
+
+
+def _where(index, spec, args):
+    """``command N (DESCRIPTION): ``, the start of an error message about command ``index``."""
+    return "command %d (%s): " % (index + 1, spec.describe(args))
 
 
 class _Waiting(Exception):

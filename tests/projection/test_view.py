@@ -766,4 +766,5 @@ class CacheBoundTests(TestCase):
         name = "x" * (2 << 20)
         p = object_path("Port", name)
         self.assertEqual(p, OBJECT_PATH + "/port/" + "x" * (2 << 20))
-        self.assertIsNone(view._paths.get(("Port", name)))
+        self.assertIsNone(view.PATH_CACHE.get(("port", name)))
+        self.assertEqual(len([k for k in view.PATH_CACHE.young if k[1] is name]), 0)
