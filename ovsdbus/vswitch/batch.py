@@ -39,11 +39,12 @@ from ovsdbus.ovsdb.errors import (
     Disconnected,
     InvalidArgs,
     OvsdbusError,
+    ReferentialIntegrity,
     Timeout,
     TransactionError,
     WaitTimedOut,
 )
-from ovsdbus.ovsdb.schema import NamedUuid, SymbolicRef
+from ovsdbus.ovsdb.schema import ZERO_UUID, NamedUuid, SymbolicRef
 from ovsdbus.ovsdb.txn import Txn, is_index_conflict
 from ovsdbus.vswitch.dbverbs import CREATING_VERBS, VERBS, Context, NotYet
 
@@ -347,6 +348,12 @@ class Database:
                 "a new %s row must be referenced by another command of the same batch (give it "
                 "id=@name and use @name), or OVSDB deletes it at once: %s is not a root table" % (table, table)),
                 owner)
+        for owner, table, _name, column, atom in txn.dangling_inserts():
+            raise plan.wrap(ReferentialIntegrity(
+                "referential integrity violation",
+                "the new %s row's column %s refers to row %s, which does not exist%s"
+                % (table, column, atom, " (give the column a value: its default refers to no row)"
+                   if atom == ZERO_UUID else "")), owner)
         if options.get("comment"):
             txn.comment(options["comment"])
         if options.get("dry_run"):

@@ -123,6 +123,19 @@ class _Base:
         self.assertEqual((type(dry), str(dry)), (type(real), str(real)))
 
     @defer.inlineCallbacks
+    def test_dry_run_checks_required_references_left_at_their_default(self):
+        """A new row whose required reference is left at its default (the all-zero uuid, which names no
+        row) fails the dry run as the real run fails, ReferentialIntegrity naming the column, and
+        nothing is applied."""
+        before = self.snapshot()
+        bad = [("Create", {"table": "Flow_Sample_Collector_Set", "values": {"id": 9}})]
+        dry = yield self.assertFailure(self.database.transact(bad, {"dry_run": True}), ReferentialIntegrity)
+        real = yield self.assertFailure(self.database.transact(bad), ReferentialIntegrity)
+        self.assertEqual(str(dry), str(real))
+        self.assertIn("column bridge", str(dry))
+        self.assertEqual(self.snapshot(), before)
+
+    @defer.inlineCallbacks
     def test_concurrent_batches_exactly_once(self):
         """Two connections adding the same port at the same moment: one succeeds, the other is AlreadyExists."""
         other = yield self.connect(self.socket_path)
