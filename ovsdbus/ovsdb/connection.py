@@ -142,7 +142,7 @@ class OvsdbConnection(Service):
         self._sync_waiters = []
         self._observers = []
         self._state_observers = []
-        self._change_waiters = []
+        self._change_waiters = {}   # Deferred -> its timeout call, in the order they came
         self._client_service = None
 
     # -- observers ---------------------------------------------------------
@@ -164,11 +164,11 @@ class OvsdbConnection(Service):
         with Timeout after ``timeout`` seconds."""
         d = defer.Deferred()
         timer = self.clock.callLater(timeout, self._change_timed_out, d)
-        self._change_waiters.append((d, timer))
+        self._change_waiters[d] = timer
         return d
 
     def _change_timed_out(self, d):
-        self._change_waiters = [(w, t) for w, t in self._change_waiters if w is not d]
+        self._change_waiters.pop(d, None)
         d.errback(Timeout("no change from ovsdb-server"))
 
     def _notify(self, changes):
@@ -179,8 +179,8 @@ class OvsdbConnection(Service):
                 observer(changes)
             except Exception:
                 self.log.failure("observer {observer!r} failed", observer=observer)
-        waiters, self._change_waiters = self._change_waiters, []
-        for d, timer in waiters:
+        waiters, self._change_waiters = self._change_waiters, {}
+        for d, timer in waiters.items():
             timer.cancel()
             d.callback(None)
 
@@ -388,8 +388,8 @@ class OvsdbConnection(Service):
             self._fail_change_waiters()
 
     def _fail_change_waiters(self):
-        waiters, self._change_waiters = self._change_waiters, []
-        for d, timer in waiters:
+        waiters, self._change_waiters = self._change_waiters, {}
+        for d, timer in waiters.items():
             if timer.active():
                 timer.cancel()
             d.errback(Disconnected("connection to ovsdb-server lost"))

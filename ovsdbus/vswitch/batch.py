@@ -40,6 +40,7 @@ from ovsdbus.ovsdb.errors import (
     InvalidArgs,
     OvsdbusError,
     ReferentialIntegrity,
+    ResourcesExhausted,
     Timeout,
     TransactionError,
     WaitTimedOut,
@@ -56,6 +57,9 @@ _LONGEST_WAIT = 3600.0
 
 #: Most commands one batch may hold.
 MAX_COMMANDS = 10000
+
+#: Most batches (WaitUntil calls) that may wait at once for their conditions to hold.
+MAX_WAITING = 256
 
 _UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -126,6 +130,7 @@ class Database:
         self.conflict_wait = conflict_wait
         self.uuid_of_path = uuid_of_path
         self.clock = clock or connection.clock
+        self.waiting = 0   # batches waiting now for a WaitUntil to hold
 
     @property
     def replica(self):
@@ -300,20 +305,35 @@ class Database:
 
     @defer.inlineCallbacks
     def _plan_when_ready(self, checked, options, started):
-        """``(replica, plan)`` once every WaitUntil of the batch holds (Timeout when one's time is up)."""
-        while True:
-            replica = self.replica
-            try:
-                return replica, self._plan(replica, checked, options)
-            except _Waiting as waiting:
-                remaining = waiting.deadline(started) - self.clock.seconds()
-                if remaining <= 0:
-                    raise waiting.timed_out() from None
+        """``(replica, plan)`` once every WaitUntil of the batch holds (Timeout when one's time is up).
+
+        At most :data:`MAX_WAITING` batches wait at once (each is planned again at every change of
+        the replica); one more is refused with ResourcesExhausted."""
+        counted = False
+        try:
+            while True:
+                replica = self.replica
                 try:
-                    yield self.connection.next_change(min(remaining, _LONGEST_WAIT))
-                except Timeout:
-                    if waiting.deadline(started) - self.clock.seconds() <= 0:
+                    return replica, self._plan(replica, checked, options)
+                except _Waiting as waiting:
+                    remaining = waiting.deadline(started) - self.clock.seconds()
+                    if remaining <= 0:
                         raise waiting.timed_out() from None
+                    if not counted:
+                        if self.waiting >= MAX_WAITING:
+                            raise ResourcesExhausted(
+                                "resources exhausted", "%d WaitUntil calls are waiting already; try again later"
+                                % self.waiting) from None
+                        self.waiting += 1
+                        counted = True
+                    try:
+                        yield self.connection.next_change(min(remaining, _LONGEST_WAIT))
+                    except Timeout:
+                        if waiting.deadline(started) - self.clock.seconds() <= 0:
+                            raise waiting.timed_out() from None
+        finally:
+            if counted:
+                self.waiting -= 1
 
     def _plan(self, replica, checked, options):
         txn = Txn(replica, replica.schema.name)

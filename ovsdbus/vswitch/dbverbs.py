@@ -326,8 +326,8 @@ def plan_wait_until(ctx, table, record, conditions=(), timeout=None):
     ``timeout`` is in seconds; ``None`` waits as long as it takes, 0 only looks at the replica as it is.
     """
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not 0 <= timeout <= 86400 * 365):
-        raise InvalidArgs("timeout must be a number of seconds, 0 or more, not %r" % (timeout,))
+                                or not 0 <= timeout <= 86400):
+        raise InvalidArgs("timeout must be a number of seconds from 0 to 86400 (a day), not %r" % (timeout,))
     matches = _matcher(ctx, table, conditions)
     try:
         uuid = find_record(ctx, table, record)

@@ -17,6 +17,7 @@ from ovsdbus.ovsdb.errors import (
     InvalidArgs,
     NotFound,
     ReferentialIntegrity,
+    ResourcesExhausted,
     Timeout,
     TransactionError,
     WaitTimedOut,
@@ -24,7 +25,7 @@ from ovsdbus.ovsdb.errors import (
 )
 from ovsdbus.ovsdb.schema import SymbolicRef
 from ovsdbus.testing import DEFAULT_SCHEMA_PATH, FakeOvsdb, FakeOvsdbFactory, sandbox
-from ovsdbus.vswitch.batch import Database
+from ovsdbus.vswitch.batch import MAX_WAITING, Database
 from tests.realstack import poll_until, require_programs
 from tests.vswitch.test_dbverbs import World
 from tests.vswitch.test_operations import StubConnection
@@ -314,6 +315,27 @@ class RetryAndBlameTests(TestCase):
         self.failureResultOf(d, Timeout)
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertEqual(self.connection.transactions, [])
+
+    def test_waiting_calls_are_bounded(self):
+        """At most MAX_WAITING WaitUntil calls wait at once (each is planned again at every change of
+        the replica): one more is ResourcesExhausted at once, a slot frees when one ends, and a
+        timeout over a day is InvalidArgs."""
+        waiting = [self.database.wait_until("Port", "p1", [("tag", "=", 5)], timeout=10)
+                   for _ in range(MAX_WAITING)]
+        for d in waiting:
+            self.assertNoResult(d)
+        e = self.failureResultOf(self.database.wait_until("Port", "p1", [("tag", "=", 5)], timeout=10),
+                                 ResourcesExhausted).value
+        self.assertIn("waiting already", str(e))
+        self.clock.advance(10)
+        for d in waiting:
+            self.failureResultOf(d, Timeout)
+        d = self.database.wait_until("Port", "p1", [("tag", "=", 5)], timeout=10)
+        self.assertNoResult(d)
+        self.clock.advance(10)
+        self.failureResultOf(d, Timeout)
+        self.failureResultOf(self.database.wait_until("Port", "p1", [], timeout=86401), InvalidArgs)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_wait_until_without_timeout(self):
         """WaitUntil without a timeout keeps waiting past any one wait for a change, and fires at the change
