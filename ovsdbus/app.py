@@ -6,6 +6,7 @@ the only module besides the tap that imports every layer.
 
 from twisted.application.service import MultiService
 
+from ovsdbus.api.legacy import LEGACY, MEMBERSHIP_SIGNALS
 from ovsdbus.bus.authorization import Policy
 from ovsdbus.bus.service import BusService, object_tree
 from ovsdbus.ovsdb.connection import ALL, OvsdbConnection
@@ -24,6 +25,17 @@ def effective_polkit(polkit, bus):
 
 
 OPEN_VSWITCH = "Open_vSwitch"
+
+
+def objects_for(database):
+    """The objects the service shows for ``database``: every row of every table with its generated
+    interface; for Open_vSwitch also the Bridge, Port and Interface interfaces and the root's
+    BridgeAdded, PortAdded, ... signals (:mod:`ovsdbus.api.legacy`), with the counters
+    ovs-vswitchd rewrites every few seconds never announced.  Another database's schema is not
+    Open_vSwitch's, so it gets the generic tree alone."""
+    if database == OPEN_VSWITCH:
+        return object_tree(QUIET_COLUMNS, legacy=LEGACY, membership=MEMBERSHIP_SIGNALS)
+    return object_tree()
 
 
 class OtherDatabaseVerbs:
@@ -61,8 +73,7 @@ def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, pr
     top = MultiService()
     connection.setServiceParent(top)
     policy = Policy(allowed_gids=allowed_gids, polkit=effective_polkit(polkit, bus))
-    # Every row of every table is an object; Open_vSwitch's counters are never announced.
-    objects = object_tree(QUIET_COLUMNS if database == OPEN_VSWITCH else None)
+    objects = objects_for(database)
     # The generic verbs of org.openvswitch.ovsdb.Database, on any schema; records may be named by object path.
     database_verbs = Database(connection, uuid_of_path=objects.uuid_of_path)
     BusService(reactor, bus, connection, operations, on_bus_lost, policy, database=database_verbs,

@@ -4,19 +4,45 @@ Nothing is started: the services are built on a ``task.Clock`` and inspected, so
 no bus and no real reactor are involved.
 """
 
+import json
+import os
+import uuid
+
 from twisted.application.service import IServiceCollection
 from twisted.internet import task
 from twisted.trial.unittest import TestCase
 
+from ovsdbus.api import OBJECT_PATH
+from ovsdbus.api.legacy import BRIDGE_INTERFACE, INTERFACE_INTERFACE, LEGACY, MEMBERSHIP_SIGNALS, PORT_INTERFACE
 from ovsdbus.app import OtherDatabaseVerbs, build_service, effective_polkit
 from ovsdbus.bus.service import BusService
 from ovsdbus.ovsdb.connection import ALL, OvsdbConnection
 from ovsdbus.ovsdb.errors import NotSupported
 from ovsdbus.ovsdb.remotes import parse_remotes
+from ovsdbus.ovsdb.replica import Replica
+from ovsdbus.ovsdb.schema import DatabaseSchema
+from ovsdbus.projection.tree import TABLE_INTERFACE_PREFIX
+from ovsdbus.projection.view import TreeView
 from ovsdbus.vswitch.batch import Database
 from ovsdbus.vswitch.operations import QUIET_COLUMNS, Operations
+from tests.projection.test_view import ROOT, bridge_rows, load_schema, merge, uuids
 
 REMOTES = "unix:first.sock,unix:second.sock"
+ZOO_SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "zoo.ovsschema")
+OLDER_INTERFACES = {BRIDGE_INTERFACE, PORT_INTERFACE, INTERFACE_INTERFACE}
+
+#: A database that is not Open_vSwitch but has tables called Bridge and Port, with none of
+#: Open_vSwitch's other columns.
+LAB_SCHEMA = {
+    "name": "Lab",
+    "version": "1.0.0",
+    "tables": {
+        "Bridge": {"isRoot": True, "columns": {
+            "name": {"type": "string"},
+            "ports": {"type": {"key": {"type": "uuid", "refTable": "Port"}, "min": 0, "max": "unlimited"}}}},
+        "Port": {"columns": {"name": {"type": "string"}}},
+    },
+}
 
 
 def build(**kwargs):
@@ -25,6 +51,17 @@ def build(**kwargs):
     top = build_service(task.Clock(), parse_remotes(REMOTES), "session", lost.append, **kwargs)
     connection, bus_service = list(IServiceCollection(top))
     return top, connection, bus_service
+
+
+def follow(bus_service, schema, update):
+    """Feed one update2 notification on ``schema`` (every table monitored) to the objects the bus
+    service shows; return the delta they give."""
+    replica = Replica(schema, {t: None for t in schema.tables})
+    return bus_service.view.update(replica, replica.apply_update(update, 2))
+
+
+def row_id(name):
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 class EffectivePolkitTests(TestCase):
@@ -105,3 +142,61 @@ class BuildServiceTests(TestCase):
         self.assertEqual(bus_service.policy.polkit, "no")
         _, _, bus_service = build(polkit="yes")
         self.assertEqual(bus_service.policy.polkit, "yes")
+
+
+class ObjectsTests(TestCase):
+    """Which objects build_service shows: the older Bridge, Port and Interface interfaces and their
+    root signals on Open_vSwitch only; any other database gets the generic tree alone."""
+
+    def test_open_vswitch_shows_the_older_interfaces(self):
+        """On Open_vSwitch a new bridge is an object with the Bridge interface as well as its table's,
+        and the root sends BridgeAdded and PortAdded."""
+        _, _, bus_service = build()
+        views = [p for p, _ in bus_service.view.projections if isinstance(p, TreeView)]
+        self.assertEqual([(v.legacy, v.membership) for v in views], [(LEGACY, MEMBERSHIP_SIGNALS)])
+        delta = follow(bus_service, load_schema(),
+                       merge({"Open_vSwitch": {ROOT: {"insert": {"bridges": uuids(row_id("br0"))}}}},
+                             {"Bridge": {row_id("br0"): {"insert": {"name": "br0"}}}}))
+        added = dict(delta.added)
+        self.assertEqual(set(added[OBJECT_PATH + "/bridge/br0"]), {BRIDGE_INTERFACE, TABLE_INTERFACE_PREFIX + "Bridge"})
+        self.assertEqual(bus_service.view.spec(BRIDGE_INTERFACE).name, BRIDGE_INTERFACE)
+        self.assertIn(("BridgeAdded", ("br0",)), [(s.name, s.args) for s in delta.signals])
+
+    def test_bridge_port_signals_on_open_vswitch(self):
+        """On Open_vSwitch ``add-br`` with a port gives BridgeAdded, then PortAdded for each port and
+        InterfaceAdded for each interface, from the membership declarations."""
+        _, _, bus_service = build()
+        rows = bridge_rows("br0", ports=["p1"])
+        delta = follow(bus_service, load_schema(), merge(
+            {"Open_vSwitch": {ROOT: {"insert": {"bridges": uuids(*rows["Bridge"])}}}}, rows))
+        self.assertEqual([(s.name, s.args) for s in delta.signals],
+                         [("BridgeAdded", ("br0",)), ("PortAdded", ("br0", "br0")), ("PortAdded", ("br0", "p1")),
+                          ("InterfaceAdded", ("br0", "br0")), ("InterfaceAdded", ("p1", "p1"))])
+
+    def test_other_database_has_no_older_interfaces(self):
+        """For another database (the Zoo schema) every row is an object with its table's interface
+        only: no Bridge, Port or Interface interface is known or shown, and no root signal is sent."""
+        _, _, bus_service = build(database="Zoo")
+        self.assertEqual([type(p) for p, _ in bus_service.view.projections if isinstance(p, TreeView)], [])
+        for interface in OLDER_INTERFACES:
+            self.assertRaises(KeyError, bus_service.view.spec, interface)
+        with open(ZOO_SCHEMA, encoding="utf-8") as f:
+            schema = DatabaseSchema.from_json(json.load(f))
+        delta = follow(bus_service, schema, {"Enclosure": {row_id("a"): {"insert": {"name": "a"}}},
+                                             "Park": {row_id("park"): {"insert": {"motto": "hi"}}}})
+        shown = {i for _, interfaces in delta.added for i in interfaces}
+        self.assertEqual(shown, {TABLE_INTERFACE_PREFIX + "Enclosure", TABLE_INTERFACE_PREFIX + "Park"})
+        self.assertEqual(delta.signals, [])
+
+    def test_other_database_with_a_bridge_table(self):
+        """A database that is not Open_vSwitch but has tables called Bridge and Port (with none of
+        Open_vSwitch's other columns) is shown by the generic tree alone: its rows are objects with
+        their tables' interfaces, nothing fails, and no BridgeAdded or PortAdded is sent."""
+        _, _, bus_service = build(database="Lab")
+        schema = DatabaseSchema.from_json(LAB_SCHEMA)
+        delta = follow(bus_service, schema, {
+            "Bridge": {row_id("b"): {"insert": {"name": "br0", "ports": uuids(row_id("p"))}}},
+            "Port": {row_id("p"): {"insert": {"name": "p0"}}}})
+        shown = {i for _, interfaces in delta.added for i in interfaces}
+        self.assertEqual(shown, {TABLE_INTERFACE_PREFIX + "Bridge", TABLE_INTERFACE_PREFIX + "Port"})
+        self.assertEqual(delta.signals, [])

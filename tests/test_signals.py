@@ -875,7 +875,8 @@ class FakeOvsdbSignalTests(TestCase):
         require("dbus-daemon")
         if not os.path.exists(SCHEMA_PATH):
             _missing("%s is not installed" % SCHEMA_PATH)
-        from ovsdbus.bus.service import BusService
+        from ovsdbus.api.legacy import LEGACY, MEMBERSHIP_SIGNALS
+        from ovsdbus.bus.service import BusService, object_tree
         from ovsdbus.ovsdb.connection import OvsdbConnection
         from ovsdbus.testing import FakeOvsdb, FakeOvsdbFactory
         from ovsdbus.vswitch.operations import MONITORED_COLUMNS, Operations
@@ -896,7 +897,8 @@ class FakeOvsdbSignalTests(TestCase):
                                           request_timeout=10, retry_policy=lambda attempt: 0.05)
         self.bus_lost = []
         self.service = BusService(reactor, self.bus.address, self.connection, Operations(self.connection),
-                                  self.bus_lost.append)
+                                  self.bus_lost.append,
+                                  objects=object_tree(legacy=LEGACY, membership=MEMBERSHIP_SIGNALS))
         self.connection.startService()
         self.addCleanup(self.connection.stopService)
         d = self.service.startService()

@@ -44,7 +44,6 @@ from ovsdbus.bus.wire import NO_REPLY_EXPECTED
 from ovsdbus.ovsdb.errors import AccessDenied, Disconnected, NotFound, OvsdbusError
 from ovsdbus.projection.args import DatabaseArgs
 from ovsdbus.projection.tree import Objects, ObjectTree
-from ovsdbus.projection.view import SPECS as LEGACY_SPECS
 from ovsdbus.projection.view import TreeView, shown_names
 
 log = Logger()
@@ -758,12 +757,25 @@ class TxdbusBusQueries(BusQueries):
         return authorized is True
 
 
-def object_tree(quiet=None):
+def object_tree(quiet=None, legacy=None, membership=None):
     """The objects the service shows: every row of every monitored table with its generated
     interface (:class:`~ovsdbus.projection.tree.ObjectTree`; ``quiet``: ``{table: columns}`` never
-    announced), and on the same objects the Bridge, Port and Interface interfaces of
-    :class:`~ovsdbus.projection.view.TreeView`."""
-    return Objects([(ObjectTree(quiet), None), (TreeView(warn=False), LEGACY_SPECS)])
+    announced), and, given ``legacy`` declarations (``{table: Kind}``, as
+    :data:`ovsdbus.api.legacy.LEGACY`), on the same objects the interfaces they declare, shown by a
+    :class:`~ovsdbus.projection.view.TreeView` that also gives the root signals ``membership``
+    declares (as :data:`ovsdbus.api.legacy.MEMBERSHIP_SIGNALS`).  Those interfaces must be among
+    :data:`ovsdbus.api.ALL`.  Without ``legacy``, the generic tree alone (any database)."""
+    projections = [(ObjectTree(quiet), None)]
+    if legacy:
+        published = {spec.name: spec for spec in api.ALL}
+        unknown = sorted({kind.interface for kind in legacy.values()} - published.keys())
+        if unknown:
+            raise ValueError("no published interface %s" % ", ".join(unknown))
+        specs = {kind.interface: published[kind.interface] for kind in legacy.values()}
+        projections.append((TreeView(legacy, membership or (), warn=False), specs))
+    elif membership:
+        raise ValueError("membership signals need the legacy declarations they follow")
+    return Objects(projections)
 
 
 class BusService(Service):

@@ -6,11 +6,14 @@ object's changes in one batch together) and the root interface's signals, in a
 fixed order.  It knows nothing of txdbus; the D-Bus adapter carries its
 :class:`ViewDelta` out.
 
-Objects: one per Bridge, Port and Interface row, at
-``/org/openvswitch/ovsdb/{bridge,port,interface}/<escaped name>`` (the same objects as the
+Objects: one per row of each table the declarations name, at
+``/org/openvswitch/ovsdb/<element>/<escaped name>`` (for Open_vSwitch: each Bridge, Port and
+Interface row at ``.../{bridge,port,interface}/<escaped name>``, the same objects as the
 generic tree's, :mod:`ovsdbus.projection.tree`, which adds its own interface to each).  What
-each property shows, and which root signals membership changes give, is declared as data
-(:data:`LEGACY`, :data:`MEMBERSHIP_SIGNALS`); :class:`TreeView` only interprets it.
+each property shows, and which root signals membership changes give, is declared as data and
+given to :class:`TreeView` (for Open_vSwitch :data:`ovsdbus.api.legacy.LEGACY` and
+:data:`ovsdbus.api.legacy.MEMBERSHIP_SIGNALS`, passed by :mod:`ovsdbus.app`); this module only
+interprets it and names no table or column but the naming column ``name``.
 
 How OVSDB values appear as properties (documented for users in the README):
 an unset optional string is ``""``; Port ``Tag`` unset is ``-1``; Interface
@@ -38,105 +41,21 @@ from typing import NamedTuple
 
 from twisted.logger import Logger
 
-from ovsdbus import api
 from ovsdbus.api import OBJECT_PATH
+from ovsdbus.api.legacy import (
+    COUNTER_MAP,
+    DERIVATIONS,
+    INTEGER,
+    JOINED,
+    NAME,
+    OWNER,
+    PATHS,
+    SORTED,
+    TEXT,
+    TEXT_MAP,
+)
 from ovsdbus.ovsdb.replica import DELETE, INSERT
 from ovsdbus.projection.text import BoundedCache, can_carry, carriable
-
-BRIDGE_INTERFACE = "org.openvswitch.ovsdb.Bridge"
-PORT_INTERFACE = "org.openvswitch.ovsdb.Port"
-INTERFACE_INTERFACE = "org.openvswitch.ovsdb.Interface"
-
-#: The interfaces of :class:`TreeView`, for :class:`ovsdbus.projection.tree.Objects`.
-SPECS = {BRIDGE_INTERFACE: api.BRIDGE_SPEC, PORT_INTERFACE: api.PORT_SPEC, INTERFACE_INTERFACE: api.INTERFACE_SPEC}
-
-# -- the older interfaces, declared as data ----------------------------------------------
-#
-# Each property of the Bridge, Port and Interface interfaces is one derivation from the rows:
-#
-#   NAME                        the row's name
-#   TEXT (column, unset)        a string column, ``unset`` for an empty optional one; shown carriable
-#   INTEGER (column, unset)     an integer column, ``unset`` for an empty optional one
-#   SORTED (column,)            a set, as a sorted array
-#   TEXT_MAP (column,)          a string map, keys and values shown carriable
-#   COUNTER_MAP (column,)       a string -> integer map, keys shown carriable
-#   PATHS (column, table, lazy) a set of references, as the paths of the rows sorted by name
-#                               (``lazy``: computed when read and announced as invalidated)
-#   OWNER (table, column)       the path of the row of ``table`` whose ``column`` holds this row
-#   JOINED (column, table, c)   the ``c`` of each row the references in ``column`` name, sorted
-#
-# and :class:`TreeView` works out from these alone which objects an update changes.
-
-NAME, TEXT, INTEGER, SORTED, TEXT_MAP, COUNTER_MAP, PATHS, OWNER, JOINED = (
-    "name", "text", "integer", "sorted", "text_map", "counter_map", "paths", "owner", "joined")
-
-
-class Derived(NamedTuple):
-    """A property of an older interface: its name, signature and derivation (see above)."""
-
-    name: str
-    signature: str
-    kind: str
-    args: tuple = ()
-
-
-class Kind(NamedTuple):
-    """The objects of one table: the path element, the interface and its properties."""
-
-    element: str
-    interface: str
-    properties: tuple
-
-
-#: Table -> :class:`Kind`, in the order objects of a batch are added.
-LEGACY = {
-    "Bridge": Kind("bridge", BRIDGE_INTERFACE, (
-        Derived("Name", "s", NAME),
-        Derived("Ports", "ao", PATHS, ("ports", "Port", True)),
-        Derived("FailMode", "s", TEXT, ("fail_mode", "")),
-        Derived("DatapathType", "s", TEXT, ("datapath_type", "")),
-        Derived("Controllers", "as", JOINED, ("controller", "Controller", "target")),
-        Derived("ExternalIds", "a{ss}", TEXT_MAP, ("external_ids",)),
-        Derived("OtherConfig", "a{ss}", TEXT_MAP, ("other_config",)),
-    )),
-    "Port": Kind("port", PORT_INTERFACE, (
-        Derived("Name", "s", NAME),
-        Derived("Bridge", "o", OWNER, ("Bridge", "ports")),
-        Derived("Interfaces", "ao", PATHS, ("interfaces", "Interface", False)),
-        Derived("Tag", "x", INTEGER, ("tag", -1)),
-        Derived("Trunks", "ax", SORTED, ("trunks",)),
-        Derived("VlanMode", "s", TEXT, ("vlan_mode", "")),
-        Derived("BondMode", "s", TEXT, ("bond_mode", "")),
-        Derived("ExternalIds", "a{ss}", TEXT_MAP, ("external_ids",)),
-    )),
-    "Interface": Kind("interface", INTERFACE_INTERFACE, (
-        Derived("Name", "s", NAME),
-        Derived("Port", "o", OWNER, ("Port", "interfaces")),
-        Derived("Type", "s", TEXT, ("type", "")),
-        Derived("Options", "a{ss}", TEXT_MAP, ("options",)),
-        Derived("OfPort", "x", INTEGER, ("ofport", 0)),
-        Derived("MTU", "x", INTEGER, ("mtu", 0)),
-        Derived("MacInUse", "s", TEXT, ("mac_in_use", "")),
-        Derived("AdminState", "s", TEXT, ("admin_state", "")),
-        Derived("LinkState", "s", TEXT, ("link_state", "")),
-        Derived("Error", "s", TEXT, ("error", "")),
-        Derived("Statistics", "a{sx}", COUNTER_MAP, ("statistics",)),
-        Derived("ExternalIds", "a{ss}", TEXT_MAP, ("external_ids",)),
-    )),
-}
-
-#: The root signals: ``(table, column, added, removed)``: a row inserted into or deleted from
-#: ``table`` (``column`` None, signal argument its name), or a row put into or taken out of the
-#: set of references ``column`` (arguments: the owner's name, the member's name).  Removals are
-#: sent innermost first, additions outermost first, each sorted.
-MEMBERSHIP_SIGNALS = (
-    ("Bridge", None, "BridgeAdded", "BridgeRemoved"),
-    ("Bridge", "ports", "PortAdded", "PortRemoved"),
-    ("Port", "interfaces", "InterfaceAdded", "InterfaceRemoved"),
-)
-
-#: Object kinds: table name -> (path element, D-Bus interface).
-KINDS = {table: (kind.element, kind.interface) for table, kind in LEGACY.items()}
 
 NO_OBJECT = "/"
 
@@ -192,11 +111,6 @@ def element_path(element, name):
         # tuple, the str objects and the dict slot take besides.
         _paths.put(key, path, 2 * len(path) + 180)
     return path
-
-
-def object_path(table, name):
-    """The object path of the row of ``table`` called ``name``."""
-    return element_path(KINDS[table][0], name)
 
 
 def shown_names(names):
@@ -280,13 +194,6 @@ def _optional(value, unset):
     return unset if value is None else value
 
 
-_TABLE_ORDER = {table: i for i, table in enumerate(LEGACY)}
-
-
-def _kind_order(key):
-    return _TABLE_ORDER[key[0]], key[1]
-
-
 def _dependencies(legacy, membership):
     """What the declarations make each table's changes affect (see :class:`TreeView`)."""
     indexes = {}      # owner table -> [(column, member table)]: owner-of-member indexes to keep
@@ -294,6 +201,8 @@ def _dependencies(legacy, membership):
     joined_from = {}  # joined table -> [(table, column)]
     for table, kind in legacy.items():
         for prop in kind.properties:
+            if prop.kind not in DERIVATIONS:
+                raise ValueError("unknown derivation %r of %s property %s" % (prop.kind, table, prop.name))
             if prop.kind == PATHS:
                 column, member, _ = prop.args
                 pairs = [(table, column, member)]
@@ -310,6 +219,8 @@ def _dependencies(legacy, membership):
                     indexes[owner].append((column, member))
                     listed_in.setdefault(member, []).append((owner, column))
     for table, column, _, _ in membership:
+        if table not in legacy:
+            raise ValueError("membership signal on table %s, which has no objects" % (table,))
         if column is not None and not any(c == column for c, _ in indexes.get(table, ())):
             raise ValueError("membership signal on %s.%s, which no property follows" % (table, column))
     return indexes, listed_in, joined_from
@@ -318,7 +229,9 @@ def _dependencies(legacy, membership):
 class TreeView:
     """The objects the bus shows for a replica, kept in step by :meth:`update`.
 
-    Driven by the declarations :data:`LEGACY` and :data:`MEMBERSHIP_SIGNALS`: an update makes
+    Driven by the declarations ``legacy`` (``{table: Kind}``, in the order objects of a batch are
+    added; see :mod:`ovsdbus.api.legacy`) and ``membership`` (the root signals, as
+    :data:`ovsdbus.api.legacy.MEMBERSHIP_SIGNALS`): an update makes
     an object dirty when its own row changed, when it entered or left the set of references an
     OWNER or PATHS property follows (or that set's owner was renamed), when a row its PATHS
     property lists was renamed, or when a row its JOINED property reads changed.  Dirty objects
@@ -327,13 +240,16 @@ class TreeView:
 
     log = Logger()
 
-    def __init__(self, warn=True, legacy=None, membership=MEMBERSHIP_SIGNALS):
+    def __init__(self, legacy, membership=(), warn=True):
         #: Whether to log a warning for a row not shown for its name (not when the generic
         #: tree, which shows the same rows at the same paths, already does).
         self.warn = warn
-        self.legacy = LEGACY if legacy is None else legacy
-        self.membership = membership
-        self._indexes, self._listed_in, self._joined_from = _dependencies(self.legacy, membership)
+        self.legacy = dict(legacy)
+        self.membership = tuple(membership)
+        #: ``{table: (path element, interface)}``.
+        self.kinds = {table: (kind.element, kind.interface) for table, kind in self.legacy.items()}
+        self._order = {table: i for i, table in enumerate(self.legacy)}
+        self._indexes, self._listed_in, self._joined_from = _dependencies(self.legacy, self.membership)
         self._hidden = set()         # (table, uuid) of rows not shown for their name
         #: ``{(table, uuid): (path, properties)}`` of every shown object.
         self.objects = {}
@@ -347,11 +263,16 @@ class TreeView:
     def at(self, path):
         """``(interface, properties)`` of the object shown at ``path``."""
         table, uuid = key = self._keys[path]
-        return KINDS[table][1], self.objects[key][1]
+        return self.kinds[table][1], self.objects[key][1]
 
     def shown(self):
         """``(path, interface, properties)`` of every shown object."""
-        return [(path, KINDS[table][1], props) for (table, _), (path, props) in self.objects.items()]
+        kinds = self.kinds
+        return [(path, kinds[table][1], props) for (table, _), (path, props) in self.objects.items()]
+
+    def object_path(self, table, name):
+        """The object path of the row of ``table`` called ``name``."""
+        return element_path(self.kinds[table][0], name)
 
     def _forget_path(self, path, key):
         if self._keys.get(path) == key:
@@ -368,15 +289,14 @@ class TreeView:
         rows = replica.rows(table)
         names = sorted(rows[u]["name"] for u in uuids if u in rows)
         young = _paths.young  # the fast path of element_path, for thousands of ports
-        element = KINDS[table][0]
+        element = self.kinds[table][0]
         return [young.get((element, n)) or element_path(element, n) for n in shown_names(names)]
 
-    @staticmethod
-    def _path_to(table, row):
+    def _path_to(self, table, row):
         """The path a reference to ``row`` shows: ``/`` for no row or one that is not shown."""
         if row is None or not can_carry(row["name"]):
             return NO_OBJECT
-        return object_path(table, row["name"])
+        return self.object_path(table, row["name"])
 
     def _shows(self, table, uuid, row):
         """True if ``row`` is shown; warn once for a row not shown for its name."""
@@ -518,9 +438,10 @@ class TreeView:
                         dirty.add((owner_table, owner))
 
         added, removed, changed = [], [], []
-        for key in sorted((k for k in dirty if k[0] in KINDS), key=_kind_order):
+        kinds, order = self.kinds, self._order
+        for key in sorted((k for k in dirty if k[0] in kinds), key=lambda k: (order[k[0]], k[1])):
             table, uuid = key
-            interface = KINDS[table][1]
+            interface = kinds[table][1]
             before = self.objects.get(key)
             row = replica.row(table, uuid)
             if row is None or not self._shows(table, uuid, row):
@@ -531,7 +452,7 @@ class TreeView:
                     self._forget_path(before[0], key)
                     removed.append((before[0], interface))
                 continue
-            path = object_path(table, row["name"])
+            path = self.object_path(table, row["name"])
             props = self.properties(replica, table, uuid)
             if before is None or before[0] != path:
                 if before is not None:

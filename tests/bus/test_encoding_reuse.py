@@ -20,6 +20,7 @@ from twisted.trial.unittest import TestCase
 from txdbus.message import parseMessage
 
 from ovsdbus.api import OBJECT_PATH
+from ovsdbus.api.legacy import LEGACY, MEMBERSHIP_SIGNALS
 from ovsdbus.bus import service as service_module
 from ovsdbus.bus import wire as dbuswire
 from ovsdbus.bus.service import BusService, object_tree
@@ -78,7 +79,7 @@ class ManagedObjectsReuseTests(TestCase):
     def setUp(self):
         self.replica = Replica(load_schema(), {t: None for t in ("Open_vSwitch", "Bridge", "Port", "Interface")})
         self.service = BusService(_Clock(), "session", _Connection(self.replica), None, lambda text: None,
-                                  objects=object_tree(QUIET_COLUMNS))
+                                  objects=object_tree(QUIET_COLUMNS, LEGACY, MEMBERSHIP_SIGNALS))
         self.transport = _Transport()
         handler = service_module.ObjectHandler.__new__(service_module.ObjectHandler)
         handler.conn = type("BusConnection", (), {"transport": self.transport})()

@@ -16,6 +16,7 @@ from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from ovsdbus.api import OBJECT_PATH
+from ovsdbus.api.legacy import BRIDGE_INTERFACE, INTERFACE_INTERFACE, LEGACY, MEMBERSHIP_SIGNALS, PORT_INTERFACE, SPECS
 from ovsdbus.ovsdb.replica import Replica
 from ovsdbus.ovsdb.schema import DatabaseSchema
 from ovsdbus.projection import tree as tree_module
@@ -31,14 +32,7 @@ from ovsdbus.projection.tree import (
     ObjectTree,
     table_elements,
 )
-from ovsdbus.projection.view import (
-    BRIDGE_INTERFACE,
-    INTERFACE_INTERFACE,
-    PORT_INTERFACE,
-    SPECS,
-    TreeView,
-    escape_path_element,
-)
+from ovsdbus.projection.view import TreeView, escape_path_element
 from ovsdbus.vswitch.operations import QUIET_COLUMNS
 from tests.projection.test_view import bridge_rows, load_schema, merge, ovs_map, uuids
 
@@ -323,7 +317,8 @@ class OpenVswitchTests(TestCase):
     def setUp(self):
         schema = load_schema()
         self.replica = Replica(schema, {t: None for t in schema.tables})
-        self.objects = Objects([(ObjectTree(QUIET_COLUMNS), None), (TreeView(warn=False), SPECS)])
+        self.objects = Objects([(ObjectTree(QUIET_COLUMNS), None),
+                                (TreeView(LEGACY, MEMBERSHIP_SIGNALS, warn=False), SPECS)])
 
     def apply(self, updates):
         return self.objects.update(self.replica, self.replica.apply_update(updates, 2))

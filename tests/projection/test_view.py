@@ -18,20 +18,28 @@ from twisted.logger import Logger, LogLevel
 from twisted.trial.unittest import TestCase
 
 from ovsdbus.api import OBJECT_PATH
+from ovsdbus.api.legacy import (
+    BRIDGE_INTERFACE,
+    INTERFACE_INTERFACE,
+    LEGACY,
+    MEMBERSHIP_SIGNALS,
+    NAME,
+    PORT_INTERFACE,
+    TEXT,
+    Derived,
+    Kind,
+)
 from ovsdbus.bus import wire as dbuswire
 from ovsdbus.ovsdb.replica import Replica
 from ovsdbus.ovsdb.schema import DatabaseSchema
 from ovsdbus.projection import view
 from ovsdbus.projection.text import can_carry
 from ovsdbus.projection.view import (
-    BRIDGE_INTERFACE,
-    INTERFACE_INTERFACE,
     NO_OBJECT,
-    PORT_INTERFACE,
     Signal,
     TreeView,
+    element_path,
     escape_path_element,
-    object_path,
     shown_names,
     unescape_path_element,
 )
@@ -132,7 +140,7 @@ class _ViewTestCase(TestCase):
 
     def setUp(self):
         self.replica = Replica(load_schema(), MONITORED_COLUMNS)
-        self.view = TreeView()
+        self.view = TreeView(LEGACY, MEMBERSHIP_SIGNALS)
 
     def apply(self, updates):
         """Apply one update2 notification; return the view's delta for it, with lazily
@@ -532,6 +540,38 @@ class ResyncTests(_ViewTestCase):
             ("InterfaceRemoved", "br1", "br1"), ("PortRemoved", "br1", "br1"), ("BridgeRemoved", "br1")]))
 
 
+class DeclarationTests(TestCase):
+    """TreeView shows what the declarations it is given say, and refuses declarations it cannot follow."""
+
+    def test_declarations_name_the_tables(self):
+        """A view given declarations for other tables shows those tables' rows at their own path
+        element, with the declared properties and root signals; tables it was not given are not shown."""
+        schema = DatabaseSchema.from_json({"name": "Lab", "version": "1.0.0", "tables": {
+            "Rack": {"isRoot": True, "columns": {"name": {"type": "string"}, "note": {
+                "type": {"key": "string", "min": 0, "max": 1}}}},
+            "Bridge": {"isRoot": True, "columns": {"name": {"type": "string"}}}}})
+        replica = Replica(schema, {"Rack": None, "Bridge": None})
+        legacy = {"Rack": Kind("rack", "org.example.Rack", (Derived("Name", "s", NAME),
+                                                           Derived("Note", "s", TEXT, ("note", "none"))))}
+        lab = TreeView(legacy, [("Rack", None, "RackAdded", "RackRemoved")])
+        delta = lab.update(replica, replica.apply_update(
+            {"Rack": {U("Rack", "r1"): insert(name="r1")}, "Bridge": {U("Bridge", "b"): insert(name="b")}}, 2))
+        self.assertEqual(delta.added, [(OBJECT_PATH + "/rack/r1", "org.example.Rack",
+                                        {"Name": ("s", "r1"), "Note": ("s", "none")})])
+        self.assertEqual(names_of(delta.signals), [("RackAdded", "r1")])
+
+    def test_declarations_it_cannot_follow_are_refused(self):
+        """An unknown derivation, or a membership signal on a table without objects or on a column no
+        property follows, is a ValueError naming it when the view is made, not a failure at an update."""
+        bad_kind = {"Rack": Kind("rack", "org.example.Rack", (Derived("Name", "s", "shouting"),))}
+        self.assertIn("shouting", str(self.assertRaises(ValueError, TreeView, bad_kind)))
+        rack = {"Rack": Kind("rack", "org.example.Rack", (Derived("Name", "s", NAME),))}
+        e = self.assertRaises(ValueError, TreeView, rack, [("Shelf", None, "ShelfAdded", "ShelfRemoved")])
+        self.assertIn("Shelf", str(e))
+        e = self.assertRaises(ValueError, TreeView, rack, [("Rack", "shelves", "ShelfAdded", "ShelfRemoved")])
+        self.assertIn("Rack.shelves", str(e))
+
+
 class PathTests(TestCase):
     """Object paths of rows: names are escaped so that any name gives a valid, distinct path."""
 
@@ -551,8 +591,9 @@ class PathTests(TestCase):
         for name, element in cases:
             self.assertEqual(escape_path_element(name), element, name)
             self.assertEqual(unescape_path_element(element), name, element)
-        self.assertEqual(object_path("Interface", "eth0.100"), OBJECT_PATH + "/interface/eth0_2e100")
-        self.assertEqual(object_path("Bridge", "br-int"), OBJECT_PATH + "/bridge/br_2dint")
+        legacy = TreeView(LEGACY, MEMBERSHIP_SIGNALS)
+        self.assertEqual(legacy.object_path("Interface", "eth0.100"), OBJECT_PATH + "/interface/eth0_2e100")
+        self.assertEqual(legacy.object_path("Bridge", "br-int"), OBJECT_PATH + "/bridge/br_2dint")
 
     def test_paths_are_valid_and_distinct(self):
         """Every escaped element uses only [A-Za-z0-9_], and different names never share one."""
@@ -754,17 +795,17 @@ class CacheBoundTests(TestCase):
     def test_many_fresh_names_stay_within_the_bound(self):
         """Paths of 200 000 fresh names (the ports of a busy host over time) keep the cache
         within its byte bound, and a path it dropped is computed again, the same."""
-        first = object_path("Port", "fresh-%07d" % 0)
+        first = element_path("port", "fresh-%07d" % 0)
         for i in range(200000):
-            object_path("Port", "fresh-%07d" % i)
+            element_path("port", "fresh-%07d" % i)
             self.assertLessEqual(view._paths.size, view._paths.max_bytes)
         self.assertLess(len(view._paths), 200000)
-        self.assertEqual(object_path("Port", "fresh-%07d" % 0), first)
+        self.assertEqual(element_path("port", "fresh-%07d" % 0), first)
 
     def test_long_name_is_not_kept(self):
         """The path of a 2 MB name is not kept once it is made."""
         name = "x" * (2 << 20)
-        p = object_path("Port", name)
+        p = element_path("port", name)
         self.assertEqual(p, OBJECT_PATH + "/port/" + "x" * (2 << 20))
         self.assertIsNone(view.PATH_CACHE.get(("port", name)))
         self.assertEqual(len([k for k in view.PATH_CACHE.young if k[1] is name]), 0)
