@@ -17,7 +17,6 @@ import atexit
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -123,12 +122,10 @@ class RealStack:
         The listener lasts as long as this ovsdb-server process (``ovs-appctl`` ``add-remote``).
         """
         require_programs("ovs-appctl")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = sandbox.free_tcp_port()
         sandbox._run([sandbox.find_binary("ovs-appctl"), "-t", str(self.ovsdb.ctl_path),
                       "ovsdb-server/add-remote", "ptcp:%d:127.0.0.1" % port], env=self.ovsdb._ovs_env())
-        sandbox.wait_until(lambda: _accepts(port), 5, "ovsdb-server to listen on port %d" % port)
+        sandbox.wait_until(lambda: sandbox.accepts(port), 5, "ovsdb-server to listen on port %d" % port)
         return "tcp:127.0.0.1:%d" % port
 
     @property
@@ -264,11 +261,6 @@ def tcp_client_ports(server_port):
                 ports.add(int(local.split(":")[1], 16))
     return ports
 
-
-def _accepts(port):
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def uuid_set(value):

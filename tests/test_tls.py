@@ -11,7 +11,6 @@ import atexit
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -141,16 +140,6 @@ def pki():
     return _pki["pki"]
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _accepts(port):
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class TlsOvsdbServer:
@@ -186,7 +175,7 @@ class TlsOvsdbServer:
     def start(self):
         db = os.path.join(self.directory, "tls-conf.db")
         sandbox._run([sandbox.find_binary("ovsdb-tool"), "create", db, str(sandbox.DEFAULT_SCHEMA)], env=self._env())
-        self.port = _free_port()
+        self.port = sandbox.free_tcp_port()
         listen = ("ptcp:%d:127.0.0.1" if self.plain else "pssl:%d:127.0.0.1") % self.port
         pidfile = os.path.join(self.directory, "tls-ovsdb.pid")
         log_file = os.path.join(self.directory, "tls-ovsdb.log")
@@ -198,7 +187,7 @@ class TlsOvsdbServer:
                      env=self._env(), log_file=log_file)
         with open(pidfile) as f:
             self.pid = int(f.read().strip())
-        sandbox.wait_until(lambda: _accepts(self.port), 10, "ovsdb-server to listen on port %d" % self.port)
+        sandbox.wait_until(lambda: sandbox.accepts(self.port), 10, "ovsdb-server to listen on port %d" % self.port)
         self.vsctl_unix("init")
         return self
 

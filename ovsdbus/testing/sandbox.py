@@ -324,7 +324,7 @@ class OvsdbServer(_Component):
         try:
             wait_until(self.socket_path.exists, self.timeout, f"{self.socket_path} to appear")
             if self.ssl_port:
-                wait_until(lambda: _accepts(self.ssl_port), self.timeout, f"pssl: on port {self.ssl_port}")
+                wait_until(lambda: accepts(self.ssl_port), self.timeout, f"pssl: on port {self.ssl_port}")
             if self.database == "Open_vSwitch":
                 self.vsctl("init")
         except SandboxError as e:
@@ -593,7 +593,8 @@ def free_tcp_port():
         return probe.getsockname()[1]
 
 
-def _accepts(port):
+def accepts(port):
+    """True if something accepts TCP connections on ``port`` of 127.0.0.1 now."""
     with socket.socket() as probe:
         probe.settimeout(1)
         return probe.connect_ex(("127.0.0.1", port)) == 0
