@@ -595,23 +595,28 @@ class Txn:
         defaults to the all-zero uuid), to rows that do not exist.  ovsdb-server refuses such a
         transaction when it commits, so a dry run that stops before commit checks them here."""
         result = []
+        strong = {}   # table -> [(column, ctype, part, base)] of its strong references
         for name, (table, _op, _columns) in self._insert_ops.items():
             row = self._inserted[table][name]
-            for column, cschema in self._table_schema(table).columns.items():
-                ctype = cschema.type
-                for part, base in (("key", ctype.key), ("value", ctype.value)):
-                    if base is None or base.type != UUID or base.ref_table is None or base.ref_type != "strong":
-                        continue
-                    value = row[column]
-                    if ctype.is_map:
-                        atoms = value.keys() if part == "key" else value.values()
-                    elif isinstance(value, (set, frozenset, list, tuple)):
-                        atoms = value
-                    else:
-                        atoms = () if value is None else (value,)
-                    for atom in atoms:
-                        if not self._exists(base.ref_table, atom):
-                            result.append((self._owner_of_insert(name), table, name, column, atom))
+            references = strong.get(table)
+            if references is None:
+                references = strong[table] = [
+                    (column, cschema.type, part, base)
+                    for column, cschema in self._table_schema(table).columns.items()
+                    for part, base in (("key", cschema.type.key), ("value", cschema.type.value))
+                    if base is not None and base.type == UUID and base.ref_table is not None
+                    and base.ref_type == "strong"]
+            for column, ctype, part, base in references:
+                value = row[column]
+                if ctype.is_map:
+                    atoms = value.keys() if part == "key" else value.values()
+                elif isinstance(value, (set, frozenset, list, tuple)):
+                    atoms = value
+                else:
+                    atoms = () if value is None else (value,)
+                for atom in atoms:
+                    if not self._exists(base.ref_table, atom):
+                        result.append((self._owner_of_insert(name), table, name, column, atom))
         return result
 
     def _owner_of_insert(self, name):
