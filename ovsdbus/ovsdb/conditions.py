@@ -255,17 +255,6 @@ def _check_fits(table, column, ctype, elements, key_values=False):
         raise InvalidArgs("%s.%s: %s" % (table, column, e)) from None
 
 
-def _elements(ctype, value):
-    """The set of elements of a row's Python value of type ``ctype`` (pairs for a map)."""
-    if ctype.is_map:
-        return frozenset(value.items())
-    if ctype.is_scalar:
-        return frozenset([value])
-    if ctype.is_optional:
-        return frozenset() if value is None else frozenset([value])
-    return frozenset(value)
-
-
 def _order_key(elements, is_map):
     """The key of ovs-vsctl's total order on sets (``ovsdb_datum_compare_3way``): the number of
     elements, then the sorted keys, then (maps) the values in key order."""
@@ -330,7 +319,7 @@ class Condition:
             else:
                 return False
             return _relop(self.op, have, self.elements, False)
-        return _relop(self.op, _elements(self.ctype, value), self.elements, self.ctype.is_map)
+        return _relop(self.op, self.ctype.elements(value), self.elements, self.ctype.is_map)
 
     # -- RFC 7047 where clauses ----------------------------------------------
 

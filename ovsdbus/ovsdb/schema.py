@@ -224,6 +224,17 @@ class ColumnType:
         """True for zero or one atom (min 0, max 1, not a map)."""
         return self.value is None and self.min == 0 and self.max == 1
 
+    def elements(self, value):
+        """``value`` (this type's Python value) as a frozenset of its atoms, or of its
+        ``(key, value)`` pairs for a map: the set OVSDB's set and map operations work on."""
+        if self.is_map:
+            return frozenset(value.items())
+        if self.is_scalar:
+            return frozenset([value])
+        if self.is_optional:
+            return frozenset() if value is None else frozenset([value])
+        return frozenset(value)
+
     def default(self):
         """The default value of a column of this type."""
         if self.is_map:

@@ -274,13 +274,7 @@ class Txn:
         for part, base in (("key", ctype.key), ("value", ctype.value)):
             if base is None or base.type != UUID or base.ref_table is None or base.ref_type != "strong":
                 continue
-            if ctype.is_map:
-                atoms = value.keys() if part == "key" else value.values()
-            elif isinstance(value, (set, frozenset, list, tuple)):
-                atoms = value
-            else:
-                atoms = () if value is None else (value,)
-            for atom in atoms:
+            for atom in _part_atoms(ctype, part, value):
                 if self._exists(base.ref_table, atom):
                     continue
                 raise ReferentialIntegrity(
@@ -607,14 +601,7 @@ class Txn:
                     if base is not None and base.type == UUID and base.ref_table is not None
                     and base.ref_type == "strong"]
             for column, ctype, part, base in references:
-                value = row[column]
-                if ctype.is_map:
-                    atoms = value.keys() if part == "key" else value.values()
-                elif isinstance(value, (set, frozenset, list, tuple)):
-                    atoms = value
-                else:
-                    atoms = () if value is None else (value,)
-                for atom in atoms:
+                for atom in _part_atoms(ctype, part, row[column]):
                     if not self._exists(base.ref_table, atom):
                         result.append((self._owner_of_insert(name), table, name, column, atom))
         return result
@@ -746,6 +733,16 @@ class Txn:
             if op["op"] == "insert" and isinstance(result, dict) and "uuid" in result:
                 names[NamedUuid(op["uuid-name"])] = result["uuid"][1]
         return names
+
+
+def _part_atoms(ctype, part, value):
+    """The atoms of ``value`` (a column value of ``ctype``, or a set of elements of it) that are its
+    keys (``part`` "key") or its map values (``part`` "value")."""
+    if ctype.is_map:
+        return value.keys() if part == "key" else value.values()
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return value
+    return () if value is None else (value,)
 
 
 def is_index_conflict(error):

@@ -47,13 +47,7 @@ class OpError(Exception):
 
 def atoms_of(ctype, value):
     """A column value as a frozenset of atoms, or of (key, value) pairs for a map."""
-    if ctype.is_map:
-        return frozenset(value.items())
-    if ctype.is_scalar:
-        return frozenset([value])
-    if ctype.is_optional:
-        return frozenset() if value is None else frozenset([value])
-    return frozenset(value)
+    return ctype.elements(value)
 
 
 def from_atoms(ctype, atoms):
