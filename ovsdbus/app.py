@@ -58,7 +58,8 @@ class OtherDatabaseVerbs:
 
 
 def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, probe_interval=None,
-                  max_message_size=None, allowed_gids=(), polkit="auto", database=OPEN_VSWITCH, leader_only=True):
+                  max_message_size=None, allowed_gids=(), remote_gids=(), polkit="auto", database=OPEN_VSWITCH,
+                  leader_only=True):
     """The whole service as a :class:`MultiService`: a connection to ``database`` (default
     Open_vSwitch) at ``remotes`` (parsed OVS remotes, ``tls`` for ``ssl:`` ones) and the D-Bus
     service on ``bus``; ``on_bus_lost(reason)`` is called when the bus connection fails or goes
@@ -72,7 +73,7 @@ def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, pr
     operations = Operations(connection) if database == OPEN_VSWITCH else OtherDatabaseVerbs(database)
     top = MultiService()
     connection.setServiceParent(top)
-    policy = Policy(allowed_gids=allowed_gids, polkit=effective_polkit(polkit, bus))
+    policy = Policy(allowed_gids=allowed_gids, remote_gids=remote_gids, polkit=effective_polkit(polkit, bus))
     objects = objects_for(database)
     # The generic verbs of org.openvswitch.ovsdb.Database, on any schema; records may be named by object path.
     database_verbs = Database(connection, uuid_of_path=objects.uuid_of_path)

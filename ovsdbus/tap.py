@@ -75,7 +75,11 @@ class Options(usage.Options):
          int],
         ["allow-group", None, None,
          "Members of this unix group (name or gid; a comma-separated list for several) may change the "
-         "switch without asking polkit. root and the service's own user always may."],
+         "switch without asking polkit (but not open it to remote control: see --allow-remote-group). root "
+         "and the service's own user always may."],
+        ["allow-remote-group", None, None,
+         "Members of this unix group (name or gid; comma-separated for several) may also set controllers, "
+         "managers and SSL (polkit action org.openvswitch.ovsdb.modify-remote) without asking polkit."],
         ["polkit", None, "auto",
          "Ask polkit (action org.openvswitch.ovsdb.modify) for other callers: auto (on the system bus, if "
          "polkit is there), yes (on any bus; refuse when polkit is not there), no (never; refuse). On another "
@@ -101,6 +105,7 @@ class Options(usage.Options):
         if self["polkit"] not in POLKIT_MODES:
             raise usage.UsageError("--polkit must be one of %s" % ", ".join(POLKIT_MODES))
         self["allowed-gids"] = _parse_groups(self["allow-group"])
+        self["remote-gids"] = _parse_groups(self["allow-remote-group"], "--allow-remote-group")
 
     def _tls_files(self):
         """The TlsFiles for ssl remotes (None when there are none), checked now, so that a wrong
@@ -128,7 +133,7 @@ class Options(usage.Options):
         return files
 
 
-def _parse_groups(text):
+def _parse_groups(text, option="--allow-group"):
     gids = []
     for item in (text or "").split(","):
         item = item.strip()
@@ -140,7 +145,7 @@ def _parse_groups(text):
         try:
             gids.append(grp.getgrnam(item).gr_gid)
         except KeyError:
-            raise usage.UsageError("--allow-group: no group named %r" % item) from None
+            raise usage.UsageError("%s: no group named %r" % (option, item)) from None
     return gids
 
 
@@ -246,4 +251,4 @@ def makeService(options, reactor=None):
         timeout=options["timeout"],
         probe_interval=options["probe-interval"] or None,   # unix socket connections are never probed
         max_message_size=options["max-message-size"],
-        allowed_gids=options["allowed-gids"], polkit=options["polkit"])
+        allowed_gids=options["allowed-gids"], remote_gids=options["remote-gids"], polkit=options["polkit"])

@@ -33,7 +33,9 @@ class MethodSpec(NamedTuple):
     ``mutating`` methods change the switch and are authorized first (see
     :mod:`ovsdbus.bus.authorization`); ``batch_options`` are the per-command options it
     takes inside ``Transact`` besides its arguments (``id``, ``if_exists``, ``may_exist``);
-    ``batchable`` is false for the methods ``Transact`` does not take as a command.
+    ``batchable`` is false for the methods ``Transact`` does not take as a command;
+    ``options`` are the keys (:class:`Arg`) its ``a{sv} options`` argument takes; ``action`` is
+    the polkit action a mutating method needs.
     """
 
     name: str
@@ -43,6 +45,8 @@ class MethodSpec(NamedTuple):
     mutating: bool = False
     batch_options: tuple = ()
     batchable: bool = True
+    options: tuple = ()
+    action: str = ""
 
     @property
     def in_signature(self):
@@ -88,10 +92,19 @@ class InterfaceSpec(NamedTuple):
     properties: tuple = ()
 
 
-def method(name, inputs, outputs, doc, mutating=False, batch_options=(), batchable=True):
-    """A :class:`MethodSpec` from ``(name, signature)`` pairs."""
+#: The polkit action of the mutating methods.
+MODIFY_ACTION = "org.openvswitch.ovsdb.modify"
+
+#: The polkit action of the methods that open the switch to remote control (controllers, managers, SSL).
+MODIFY_REMOTE_ACTION = "org.openvswitch.ovsdb.modify-remote"
+
+
+def method(name, inputs, outputs, doc, mutating=False, batch_options=(), batchable=True, options=(), action=None):
+    """A :class:`MethodSpec` from ``(name, signature)`` pairs (``options`` too)."""
+    if action is None:
+        action = MODIFY_ACTION if mutating else ""
     return MethodSpec(name, tuple(Arg(*a) for a in inputs), tuple(Arg(*a) for a in outputs), doc,
-                      mutating, tuple(batch_options), batchable)
+                      mutating, tuple(batch_options), batchable, tuple(Arg(*a) for a in options), action)
 
 
 def signal(name, args, doc):
@@ -103,6 +116,145 @@ ERRORS_DOC = (
     "Errors: org.openvswitch.ovsdb.Error.{AlreadyExists, NotFound, Ambiguous, ConstraintViolation, "
     "ReferentialIntegrity, ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed, ProtocolError}, "
     "org.freedesktop.DBus.Error.InvalidArgs, org.freedesktop.DBus.Error.AccessDenied."
+)
+
+# -- the configuration verbs (typed shortcuts over Transact) ------------------------------------
+
+#: Options every configuration verb's OPTIONS takes: how long to wait, for what.
+WAIT_OPTIONS = (("wait", "s"), ("apply_timeout", "d"))
+
+_OPTIONS_DOC = (
+    "OPTIONS is a dict of typed values; an unknown key or a value of the wrong type is InvalidArgs and changes "
+    "nothing. Map options (other_config, external_ids, options) are merged key by key; a key given the value '' "
+    "is deleted. Every OPTIONS also takes 'wait' (s): 'commit' (the default: return once committed) or "
+    "'applied' (also wait until ovs-vswitchd has applied it, then check each interface the call created or "
+    "changed: ApplyFailed lists those that got an error or no OpenFlow port, the change staying committed; "
+    "NotApplied if ovs-vswitchd did not take it within 'apply_timeout' (d, seconds, default 10), the change "
+    "staying committed too)."
+)
+_MAY_EXIST_DOC = (
+    "With 'may_exist' (b) in OPTIONS, an existing object is accepted when it matches every setting asked for "
+    "(AlreadyExists saying what differs otherwise)."
+)
+_ATOMIC = "One OVSDB transaction: all of it or nothing."
+_BRIDGE_OPTIONS = (("datapath_type", "s"), ("fail_mode", "s"), ("protocols", "as"), ("stp_enable", "b"),
+                   ("rstp_enable", "b"), ("mcast_snooping_enable", "b"), ("other_config", "a{ss}"),
+                   ("external_ids", "a{ss}"))
+_BOND_OPTIONS = (("bond_mode", "s"), ("lacp", "s"), ("bond_updelay", "x"), ("bond_downdelay", "x"),
+                 ("other_config", "a{ss}"), ("external_ids", "a{ss}"))
+_PORT_OPTIONS = (("tag", "x"), ("trunks", "ax"), ("vlan_mode", "s")) + _BOND_OPTIONS
+_INTERFACE_OPTIONS = (("type", "s"), ("options", "a{ss}"), ("mtu_request", "x"), ("ofport_request", "x"),
+                      ("other_config", "a{ss}"), ("external_ids", "a{ss}"))
+_TUNNEL_OPTIONS = (("key", "s"), ("dst_port", "x"), ("local_ip", "s"), ("ttl", "s"), ("tos", "s"), ("csum", "b"),
+                   ("df_default", "b"), ("options", "a{ss}"), ("ofport_request", "x"), ("other_config", "a{ss}"),
+                   ("external_ids", "a{ss}"), ("may_exist", "b"))
+_MIRROR_OPTIONS = (("select_all", "b"), ("select_src_port", "as"), ("select_dst_port", "as"),
+                   ("select_vlan", "ax"), ("output_port", "s"), ("output_vlan", "x"), ("external_ids", "a{ss}"),
+                   ("may_exist", "b"))
+_CONTROLLER_OPTIONS = (("inactivity_probe", "x"), ("max_backoff", "x"), ("connection_mode", "s"))
+_REMOTE = ("It opens the switch to remote control, so it needs the polkit action "
+           "org.openvswitch.ovsdb.modify-remote.")
+
+CONFIG_METHODS = (
+    method("SetBridgeOptions", [("bridge", "s"), ("options", "a{sv}")], [],
+           "Set settings of BRIDGE: datapath_type (s), fail_mode (s: standalone, secure, '' to unset), protocols "
+           "(as: OpenFlow10 ... OpenFlow15), stp_enable, rstp_enable, mcast_snooping_enable (b), other_config, "
+           "external_ids (a{ss}). " + _OPTIONS_DOC + " " + _ATOMIC,
+           mutating=True, options=_BRIDGE_OPTIONS + WAIT_OPTIONS),
+    method("SetPortOptions", [("port", "s"), ("options", "a{sv}")], [],
+           "Set settings of PORT: tag (x: 0-4095, -1 to unset), trunks (ax), vlan_mode (s, '' to unset), "
+           "bond_mode (s: active-backup, balance-slb, balance-tcp), lacp (s: active, passive, off), "
+           "bond_updelay, bond_downdelay (x, ms), other_config, external_ids (a{ss}). " + _OPTIONS_DOC + " "
+           + _ATOMIC,
+           mutating=True, options=_PORT_OPTIONS + WAIT_OPTIONS),
+    method("SetInterfaceOptions", [("interface", "s"), ("options", "a{sv}")], [],
+           "Set settings of INTERFACE: type (s), options (a{ss}), mtu_request (x, -1 to unset), ofport_request "
+           "(x: 1-65279, -1 to unset), other_config, external_ids (a{ss}). " + _OPTIONS_DOC + " " + _ATOMIC,
+           mutating=True, options=_INTERFACE_OPTIONS + WAIT_OPTIONS),
+    method("SetPortVlan", [("port", "s"), ("mode", "s"), ("tag", "x"), ("trunks", "ax")], [],
+           "Set PORT's VLAN settings at once: MODE access (TAG required, no TRUNKS), trunk (no TAG; TRUNKS empty "
+           "means all VLANs), native-tagged or native-untagged (TAG is the native VLAN), dot1q-tunnel (TAG is the "
+           "outer VLAN), or '' (unset: access when TAG is set, else trunk); TAG 0-4095 or -1 for none. "
+           "InvalidArgs for a combination that means nothing. " + _ATOMIC,
+           mutating=True),
+    method("AddBond", [("bridge", "s"), ("port", "s"), ("interfaces", "as"), ("options", "a{sv}")], [],
+           "Add bond PORT to BRIDGE with an interface for each of INTERFACES (at least two), like 'ovs-vsctl "
+           "add-bond'. OPTIONS: bond_mode (s), lacp (s: active, passive, off), bond_updelay, bond_downdelay (x, "
+           "ms), other_config (a{ss}: e.g. lacp-time fast, bond-rebalance-interval), external_ids, "
+           "interface_type (s: the type of the new interfaces, e.g. 'dummy'; default a system device). "
+           + _MAY_EXIST_DOC + " " + _OPTIONS_DOC + " " + _ATOMIC,
+           mutating=True, batch_options=("may_exist", "id"),
+           options=_BOND_OPTIONS + (("interface_type", "s"), ("may_exist", "b")) + WAIT_OPTIONS),
+    method("AddBondInterface", [("port", "s"), ("interface", "s")], [],
+           "Add a new interface INTERFACE to bond (or port) PORT, like 'ovs-vsctl add-bond-iface'. " + _ATOMIC,
+           mutating=True, batch_options=("may_exist",)),
+    method("DeleteBondInterface", [("port", "s"), ("interface", "s")], [],
+           "Remove INTERFACE from bond PORT and delete it, like 'ovs-vsctl del-bond-iface'. A bond keeps at least "
+           "two interfaces: leaving it one is ConstraintViolation (delete the port with DeletePort instead, or add "
+           "an interface first). " + _ATOMIC,
+           mutating=True, batch_options=("if_exists",)),
+    method("AddTunnel", [("bridge", "s"), ("port", "s"), ("type", "s"), ("remote_ip", "s"), ("options", "a{sv}")],
+           [],
+           "Add tunnel port PORT to BRIDGE: an interface of TYPE (vxlan, geneve, gre, ip6gre, erspan, ip6erspan, "
+           "stt, gtpu, bareudp) to REMOTE_IP (an address, or 'flow'). OPTIONS: key (s: a number or 'flow'), "
+           "dst_port (x), local_ip, ttl, tos (s), csum, df_default (b), options (a{ss}: any other tunnel option), "
+           "ofport_request (x), other_config, external_ids (a{ss}). " + _MAY_EXIST_DOC + " " + _OPTIONS_DOC + " "
+           + _ATOMIC,
+           mutating=True, batch_options=("may_exist", "id"), options=_TUNNEL_OPTIONS + WAIT_OPTIONS),
+    method("AddPatch", [("bridge_a", "s"), ("port_a", "s"), ("bridge_b", "s"), ("port_b", "s")], [],
+           "Connect BRIDGE_A and BRIDGE_B with a pair of patch ports, PORT_A on BRIDGE_A and PORT_B on BRIDGE_B, "
+           "each the other's peer. " + _ATOMIC,
+           mutating=True, batch_options=("may_exist",)),
+    method("SetQoS", [("port", "s"), ("type", "s"), ("other_config", "a{ss}"), ("queues", "a{ua{ss}}")], [],
+           "Give PORT a QoS of TYPE (linux-htb, linux-hfsc, egress-policer, ...) with OTHER_CONFIG (e.g. "
+           "max-rate) and QUEUES (queue number -> the queue's other_config, e.g. min-rate, max-rate), replacing "
+           "the port's QoS; rows it no longer uses and nothing else uses are deleted. " + _ATOMIC,
+           mutating=True),
+    method("ClearQoS", [("port", "s")], [],
+           "Remove PORT's QoS, and delete the QoS and Queue rows nothing else uses (ovs-vsctl leaves them "
+           "behind). " + _ATOMIC,
+           mutating=True),
+    method("AddMirror", [("bridge", "s"), ("name", "s"), ("options", "a{sv}")], [],
+           "Add mirror NAME to BRIDGE: select_all (b), select_src_port, select_dst_port (as: port names), "
+           "select_vlan (ax), and one output: output_port (s: a port name) or output_vlan (x). "
+           + _MAY_EXIST_DOC + " " + _OPTIONS_DOC + " " + _ATOMIC,
+           mutating=True, batch_options=("may_exist", "id"), options=_MIRROR_OPTIONS + WAIT_OPTIONS),
+    method("DeleteMirror", [("bridge", "s"), ("name", "s")], [],
+           "Delete mirror NAME of BRIDGE. " + _ATOMIC, mutating=True, batch_options=("if_exists",)),
+    method("SetControllers", [("bridge", "s"), ("targets", "as"), ("options", "a{sv}")], [],
+           "Make TARGETS (tcp:IP:PORT, ssl:IP:PORT, unix:PATH, ptcp:..., punix:...) BRIDGE's OpenFlow controllers, "
+           "like 'ovs-vsctl set-controller', with inactivity_probe, max_backoff (x, ms) and connection_mode (s: "
+           "in-band, out-of-band) for each. " + _REMOTE + " " + _OPTIONS_DOC + " " + _ATOMIC,
+           mutating=True, options=_CONTROLLER_OPTIONS + WAIT_OPTIONS, action=MODIFY_REMOTE_ACTION),
+    method("DeleteControllers", [("bridge", "s")], [],
+           "Remove BRIDGE's controllers, like 'ovs-vsctl del-controller'. " + _REMOTE + " " + _ATOMIC,
+           mutating=True, action=MODIFY_REMOTE_ACTION),
+    method("SetFailMode", [("bridge", "s"), ("mode", "s")], [],
+           "Set BRIDGE's fail mode: standalone, secure, or '' to unset, like 'ovs-vsctl set-fail-mode'. " + _ATOMIC,
+           mutating=True),
+    method("SetManagers", [("targets", "as")], [],
+           "Make TARGETS the OVSDB managers (ovsdb-server's remotes in the database), like 'ovs-vsctl "
+           "set-manager'. " + _REMOTE + " " + _ATOMIC,
+           mutating=True, action=MODIFY_REMOTE_ACTION),
+    method("DeleteManagers", [], [],
+           "Remove every manager, like 'ovs-vsctl del-manager'. " + _REMOTE + " " + _ATOMIC,
+           mutating=True, action=MODIFY_REMOTE_ACTION),
+    method("SetSSL", [("private_key", "s"), ("certificate", "s"), ("ca_cert", "s"), ("bootstrap", "b")], [],
+           "Set the SSL files ovs-vswitchd uses for ssl: controllers and managers (paths), like 'ovs-vsctl "
+           "set-ssl' (BOOTSTRAP: take the CA certificate from the peer on first contact). " + _REMOTE + " "
+           + _ATOMIC,
+           mutating=True, action=MODIFY_REMOTE_ACTION),
+    method("DeleteSSL", [], [],
+           "Remove the SSL configuration, like 'ovs-vsctl del-ssl'. " + _REMOTE + " " + _ATOMIC,
+           mutating=True, action=MODIFY_REMOTE_ACTION),
+    method("PortToBridge", [("port", "s")], [("bridge", "s")],
+           "The bridge PORT belongs to, like 'ovs-vsctl port-to-br'. NotFound if there is no such port."),
+    method("InterfaceToBridge", [("interface", "s")], [("bridge", "s")],
+           "The bridge INTERFACE belongs to, like 'ovs-vsctl iface-to-br'. NotFound if there is no such "
+           "interface."),
+    method("ListInterfaces", [("bridge", "s")], [("interfaces", "as")],
+           "The names of the interfaces of BRIDGE's ports, sorted, without the bridge's local interface, like "
+           "'ovs-vsctl list-ifaces'. NotFound if BRIDGE does not exist."),
 )
 
 ROOT_SPEC = InterfaceSpec(
@@ -134,6 +286,7 @@ ROOT_SPEC = InterfaceSpec(
         method("ListBridgePorts", [("bridge", "s")], [("ports", "as")],
            "The names of BRIDGE's ports, sorted, without the bridge's local port, like "
            "'ovs-vsctl list-ports'. NotFound if BRIDGE does not exist."),
+        *CONFIG_METHODS,
     ),
     signals=(
         signal("BridgeAdded", [("name", "s")], "Bridge NAME was created (by anyone)."),
@@ -249,7 +402,7 @@ DATABASE_SPEC = InterfaceSpec(
 MAX_TRANSACT_COMMANDS = 10000
 
 #: Options of ``Transact`` itself: name -> D-Bus signature.
-TRANSACT_OPTIONS = {"dry_run": "b", "comment": "s", "timeout": "d"}
+TRANSACT_OPTIONS = {"dry_run": "b", "comment": "s", "timeout": "d", "wait": "s", "apply_timeout": "d"}
 
 #: Per-command options inside ``Transact``: name -> D-Bus signature.
 BATCH_OPTION_SIGNATURES = {"id": "s", "if_exists": "b", "may_exist": "b"}

@@ -29,6 +29,10 @@ ERROR_NAMES = {
     "ReferentialIntegrity": PREFIX + "ReferentialIntegrity",
     "ResourcesExhausted": PREFIX + "ResourcesExhausted",
     "NotSupported": PREFIX + "NotSupported",
+    "ApplyFailed": PREFIX + "ApplyFailed",
+    "NotApplied": PREFIX + "NotApplied",
+    "SwitchUnavailable": PREFIX + "SwitchUnavailable",
+    "CommandFailed": FAILED,
 }
 
 #: What each name means to a caller, for the README and the introspection docs.
@@ -47,7 +51,13 @@ MEANINGS = {
     PREFIX + "ReferentialIntegrity": "OVSDB: referential integrity violation",
     PREFIX + "ResourcesExhausted": "OVSDB: resources exhausted",
     PREFIX + "NotSupported": "OVSDB: not supported",
-    FAILED: "an unexpected internal error (logged by the service)",
+    PREFIX + "ApplyFailed": "ovs-vswitchd took the change but could not set up an interface (the change stays "
+                            "committed; the message lists each interface and its error)",
+    PREFIX + "NotApplied": "ovs-vswitchd did not take the committed change in time (stopped or stuck; the change "
+                           "stays committed)",
+    PREFIX + "SwitchUnavailable": "ovs-vswitchd is not running or does not answer",
+    FAILED: "an unexpected internal error (logged by the service), or ovs-ofctl failing for a reason no other "
+            "name covers (its message included)",
 }
 
 

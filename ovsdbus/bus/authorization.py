@@ -4,8 +4,10 @@ Every mutating D-Bus method asks :class:`Authorizer` first.  The decision, in or
 
 1. uid 0 is allowed, and so is the uid the service runs as (it could change OVSDB
    directly anyway);
-2. a member of one of the configured groups (``--allow-group``) is allowed;
-3. otherwise polkit decides ``org.openvswitch.ovsdb.modify`` when it is on the bus
+2. a member of one of the configured groups is allowed: ``--allow-group`` groups for
+   ``org.openvswitch.ovsdb.modify``, ``--allow-remote-group`` groups for it and for
+   ``org.openvswitch.ovsdb.modify-remote`` (controllers, managers, SSL: remote control);
+3. otherwise polkit decides the method's action when it is on the bus
    (``--polkit auto``, the default), or must decide (``--polkit yes``: no polkit
    means no), or is never asked (``--polkit no``);
 4. anything else is refused with AccessDenied.
@@ -26,6 +28,9 @@ from twisted.internet import defer
 from ovsdbus.ovsdb.errors import AccessDenied
 
 MODIFY_ACTION = "org.openvswitch.ovsdb.modify"
+
+#: The action of the calls that open the switch to remote control (controllers, managers, SSL).
+MODIFY_REMOTE_ACTION = "org.openvswitch.ovsdb.modify-remote"
 
 POLKIT_MODES = ("auto", "yes", "no")
 
@@ -58,22 +63,25 @@ class Policy:
     """The decision without polkit: ``"allow"``, ``"deny"`` or ``"polkit"`` (ask it).
 
     :param allowed_uids: users always allowed (root and the service's own user by default).
-    :param allowed_gids: groups whose members are allowed.
+    :param allowed_gids: groups whose members are allowed :data:`MODIFY_ACTION`.
+    :param remote_gids: groups whose members are allowed :data:`MODIFY_REMOTE_ACTION` too.
     :param polkit: ``auto``, ``yes`` or ``no``.
     """
 
-    def __init__(self, allowed_uids=None, allowed_gids=(), polkit="auto"):
+    def __init__(self, allowed_uids=None, allowed_gids=(), polkit="auto", remote_gids=()):
         if polkit not in POLKIT_MODES:
             raise ValueError("polkit must be one of %s" % ", ".join(POLKIT_MODES))
         self.allowed_uids = frozenset({0, os.getuid()} if allowed_uids is None else allowed_uids)
-        self.allowed_gids = frozenset(allowed_gids)
+        self.remote_gids = frozenset(remote_gids)
+        self.allowed_gids = frozenset(allowed_gids) | self.remote_gids
         self.polkit = polkit
 
-    def decide(self, credentials):
-        """What to do for ``credentials`` before asking polkit."""
+    def decide(self, credentials, action=MODIFY_ACTION):
+        """What to do for ``credentials`` asking for ``action`` before asking polkit."""
         if credentials.uid in self.allowed_uids:
             return "allow"
-        if self.allowed_gids & credentials.gids:
+        groups = self.remote_gids if action == MODIFY_REMOTE_ACTION else self.allowed_gids
+        if groups & credentials.gids:
             return "allow"
         if self.polkit == "no":
             return "deny"
@@ -109,7 +117,7 @@ class Authorizer:
     def authorize(self, bus_name, action=MODIFY_ACTION, interactive=False):
         """Fire (with None) if ``bus_name`` may perform ``action``; fail with AccessDenied if not."""
         cached = self._credentials.get(bus_name)
-        if cached is not None and self.policy.decide(cached) == "allow":
+        if cached is not None and self.policy.decide(cached, action) == "allow":
             self._credentials.move_to_end(bus_name)
             return defer.succeed(None)
         return self._authorize(bus_name, action, interactive)
@@ -117,7 +125,7 @@ class Authorizer:
     @defer.inlineCallbacks
     def _authorize(self, bus_name, action, interactive):
         credentials = yield self._credentials_of(bus_name)
-        decision = self.policy.decide(credentials)
+        decision = self.policy.decide(credentials, action)
         if decision == "allow":
             return None
         if decision == "polkit":

@@ -41,10 +41,11 @@ from ovsdbus.api.errors import FAILED, dbus_error_name
 from ovsdbus.bus import wire as dbuswire
 from ovsdbus.bus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
 from ovsdbus.bus.wire import NO_REPLY_EXPECTED
-from ovsdbus.ovsdb.errors import AccessDenied, Disconnected, NotFound, OvsdbusError
+from ovsdbus.ovsdb.errors import AccessDenied, Disconnected, NotFound, NotSupported, OvsdbusError
 from ovsdbus.projection.args import DatabaseArgs
 from ovsdbus.projection.tree import Objects, ObjectTree
 from ovsdbus.projection.view import TreeView, shown_names
+from ovsdbus.vswitch.config import opens_remote_control
 
 log = Logger()
 
@@ -401,10 +402,11 @@ class RootObject(ExportedObject):
         def bind(spec, handler):
             if not spec.mutating:
                 return handler
+            names = [a.name for a in spec.inputs]
 
             def call(*args):
                 *args, caller = args
-                d = authorize(caller)
+                d = authorize(caller, action_of(spec, dict(zip(names, args, strict=False))))
                 d.addCallback(lambda _: handler(*args, caller))
                 return d
             return call
@@ -420,6 +422,8 @@ class RootObject(ExportedObject):
             "ListBridges": lambda caller: shown_names(operations.list_bridges()),
             "ListBridgePorts": lambda bridge, caller: shown_names(operations.list_bridge_ports(bridge)),
         }
+        for m in api.CONFIG_METHODS:
+            root[m.name] = self._config_call(m)
         handlers = {(i, m.name): bind(m, root[m.name]) for m in api.ROOT_SPEC.methods}
         if database is not None:
             for m in api.DATABASE_SPEC.methods:
@@ -459,6 +463,26 @@ class RootObject(ExportedObject):
     def _database_call(self, method):
         names = [a.name for a in method.inputs]
         run = getattr(self, "_db_" + method.name)
+
+        def call(*args):
+            *args, _caller = args
+            return defer.maybeDeferred(run, dict(zip(names, args, strict=True)))
+        return call
+
+    def _config_call(self, method):
+        """The handler of configuration method ``method``: one command of a Transact."""
+        names = [a.name for a in method.inputs]
+        output = method.outputs[0].signature if method.outputs else None
+
+        def run(args):
+            if self.database is None:
+                raise NotSupported("not supported", "%s needs the database verbs, which this service has not"
+                                   % method.name)
+            command, options = self._converter().method_call(method.name, args)
+            d = defer.maybeDeferred(self.database.transact, [(method.name, command)], options)
+            if output is None:
+                return d.addCallback(lambda results: None)
+            return d.addCallback(lambda results: results[0]["value"])
 
         def call(*args):
             *args, _caller = args
@@ -514,8 +538,7 @@ class RootObject(ExportedObject):
 
     def _db_Transact(self, args):
         conv = self._converter()
-        commands = conv.commands(args["commands"])
-        options = conv.options(args["options"])
+        commands, options = conv.transact(args["commands"], args["options"])
         d = defer.maybeDeferred(self.database.transact, commands, options)
         return d.addCallback(lambda results: conv.results(commands, results))
 
@@ -523,6 +546,29 @@ class RootObject(ExportedObject):
         self._converter()
         schema = self.database.schema_json()
         return schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+
+
+def action_of(spec, args):
+    """The polkit action a call of mutating method ``spec`` with ``args`` (by name, as received)
+    needs: the method's own, or, for a generic write (or a Transact holding one, or holding a
+    method that needs it) that touches remote control, :data:`api.MODIFY_REMOTE_ACTION`."""
+    if spec.action == api.MODIFY_REMOTE_ACTION:
+        return spec.action
+    if spec.name == "Transact":
+        verbs = api.batch_verbs()
+        commands = args.get("commands")
+        for command in commands if isinstance(commands, (list, tuple)) else ():
+            if not (isinstance(command, (list, tuple)) and len(command) == 2):
+                continue
+            verb, command_args = command
+            sub = verbs.get(verb) if isinstance(verb, str) else None
+            if (sub is not None and sub.action == api.MODIFY_REMOTE_ACTION) or \
+                    opens_remote_control(verb, command_args):
+                return api.MODIFY_REMOTE_ACTION
+        return spec.action or MODIFY_ACTION
+    if opens_remote_control(spec.name, args):
+        return api.MODIFY_REMOTE_ACTION
+    return spec.action or MODIFY_ACTION
 
 
 @contextlib.contextmanager
@@ -968,11 +1014,11 @@ class BusService(Service):
         if outbox:
             self._flush_call = self.reactor.callLater(0, self._flush)
 
-    def authorize(self, caller):
-        """Fire if ``caller`` may change the switch; fail with AccessDenied if not."""
+    def authorize(self, caller, action=MODIFY_ACTION):
+        """Fire if ``caller`` may perform ``action``; fail with AccessDenied if not."""
         if self.authorizer is None:
             return defer.fail(AccessDenied("not connected to the bus"))
-        return self.authorizer.authorize(caller.name, MODIFY_ACTION, caller.interactive)
+        return self.authorizer.authorize(caller.name, action, caller.interactive)
 
     # -- the bus connection ------------------------------------------------------
 

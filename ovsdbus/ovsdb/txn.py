@@ -215,6 +215,13 @@ class Txn:
             self._absent.append((self.owner, table, dict(values)))
         return None
 
+    def touched(self, table):
+        """The rows of ``table`` this transaction inserts (their :class:`NamedUuid`) or changes, and does
+        not delete, in the order first written."""
+        deleted = self._deleted.get(table, ())
+        rows = list(self._inserted.get(table, ())) + list(self._changed.get(table, ()))
+        return [uuid for uuid in rows if uuid not in deleted]
+
     def raw_rows(self, table):
         """``[(uuid, row)]`` of ``table`` as it will be, without recording any read: for scans whose
         outcome the server checks anyway (such as looking for rows that refer to one being deleted)."""

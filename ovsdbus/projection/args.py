@@ -50,10 +50,19 @@ OPTIONAL_ARGS = {"columns": [], "conditions": []}
 
 #: What each argument signature of a ``Transact`` command must arrive as (txdbus's Python types).
 _SHAPES = {
-    "s": "a string", "o": "an object path", "b": "a boolean", "d": "a number",
-    "as": "an array of strings", "a{sv}": "a dict of string to variant",
+    "s": "a string", "o": "an object path", "b": "a boolean", "d": "a number", "x": "an integer",
+    "as": "an array of strings", "ax": "an array of integers", "a{sv}": "a dict of string to variant",
+    "a{ss}": "a dict of string to string", "a{ua{ss}}": "a dict of number to dict of string to string",
     "a(ssv)": "an array of (column, operator, value)", "v": "any value",
 }
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_string_map(value):
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 def _is_shaped(signature, value):
@@ -62,9 +71,18 @@ def _is_shaped(signature, value):
     if signature == "b":
         return isinstance(value, bool)
     if signature == "d":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if signature == "x":
+        return _is_int(value) and -2**63 <= value < 2**63
     if signature == "as":
         return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if signature == "ax":
+        return isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
+    if signature == "a{ss}":
+        return _is_string_map(value)
+    if signature == "a{ua{ss}}":
+        return isinstance(value, dict) and all(_is_int(k) and 0 <= k < 2**32 and _is_string_map(v)
+                                               for k, v in value.items())
     if signature == "a{sv}":
         return isinstance(value, dict) and all(isinstance(k, str) for k in value)
     if signature == "a(ssv)":
@@ -84,6 +102,28 @@ def command_label(verb, args):
             if arg.signature == "s" and arg.name != "column" and isinstance(args.get(arg.name), str):
                 words.append(args[arg.name])
     return " ".join(words)
+
+
+#: Options of a configuration method that are about the whole transaction (how long to wait, for what).
+WAIT_OPTIONS = tuple(name for name, _ in api.WAIT_OPTIONS)
+
+
+def lift_wait(commands, options):
+    """``options`` (of ``Transact``) plus the ``wait``/``apply_timeout`` of the commands' own
+    ``options`` dicts, which lose them; InvalidArgs when two say different things."""
+    result = dict(options)
+    for verb, args in commands:
+        own = args.get("options")
+        if not isinstance(own, dict):
+            continue
+        for name in WAIT_OPTIONS:
+            if name in own:
+                value = own.pop(name)
+                if name in result and result[name] != value:
+                    raise InvalidArgs("%s: option %s is %s, but another command or Transact's options say %s"
+                                      % (verb, name, types._show(value), types._show(result[name])))
+                result[name] = value
+    return result
 
 
 class DatabaseArgs:
@@ -229,6 +269,8 @@ class DatabaseArgs:
             out["column"], _ = self.column_spec(self.table(table), args["column"], key=False)
         if "records" in args:
             out["records"] = list(args["records"])
+        if "options" in args:
+            out["options"] = self.method_options(verb, args["options"])
         if "values" in args:
             if verb == "Set":
                 out["values"], out["key_values"] = self.set_values(table, args["values"])
@@ -237,6 +279,33 @@ class DatabaseArgs:
             else:
                 out["values"] = self.delta(table, args["column"], args["values"], remove=verb == "Remove")
         return out
+
+    @staticmethod
+    def method_options(verb, options):
+        """The ``a{sv} options`` of configuration method ``verb`` checked against the keys and
+        signatures its :class:`~ovsdbus.api.MethodSpec` declares: InvalidArgs for an unknown key or a
+        value of another type.  Values stay as given (the planner writes them to their columns, whose
+        types check them further)."""
+        spec = api.batch_verbs().get(verb)
+        declared = {a.name: a.signature for a in spec.options} if spec is not None else {}
+        if not isinstance(options, dict):
+            raise InvalidArgs("options: expected a{sv}, got %s" % types._show(options))
+        for name, value in options.items():
+            signature = declared.get(name)
+            if signature is None:
+                raise InvalidArgs("%s has no option %s (it takes %s)"
+                                  % (verb, types._show(name), ", ".join(sorted(declared)) or "none"))
+            if not _is_shaped(signature, value):
+                raise InvalidArgs("option %s: expected %s (%s), got %s"
+                                  % (name, signature, _SHAPES.get(signature, signature), types._show(value)))
+        return dict(options)
+
+    def method_call(self, verb, args):
+        """``(python args, Transact options)`` for a direct call of configuration method ``verb`` with
+        ``args`` (``{input name: D-Bus value}``): its ``wait``/``apply_timeout`` options become the
+        transaction's, ``may_exist`` stays in the options (the planner takes it from there)."""
+        python = self.call_args(verb, args)
+        return python, lift_wait([(verb, python)], {})
 
     def command(self, index, verb, args):
         """``(verb, python args)`` of ``Transact`` command number ``index`` (from 1): its arguments
@@ -284,6 +353,12 @@ class DatabaseArgs:
         if len(commands) > api.MAX_TRANSACT_COMMANDS:
             raise InvalidArgs("Transact takes at most %d commands, not %d" % (api.MAX_TRANSACT_COMMANDS, len(commands)))
         return [self.command(i, verb, args) for i, (verb, args) in enumerate(commands, 1)]
+
+    def transact(self, commands, options):
+        """``(commands, options)`` of ``Transact``: the commands converted, and its options checked,
+        with any ``wait``/``apply_timeout`` a command's own options give (the whole transaction waits)."""
+        commands = self.commands(commands)
+        return commands, lift_wait(commands, self.options(options))
 
     @staticmethod
     def options(options):

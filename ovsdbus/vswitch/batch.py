@@ -2,7 +2,7 @@
 the D-Bus adapter calls.
 
 A batch is a list of ``(verb, {argument: Python value})`` commands (verbs and argument names
-are those of :data:`ovsdbus.vswitch.dbverbs.VERBS`, which are the D-Bus methods').  It is
+are those of :data:`ovsdbus.vswitch.verbs.VERBS`, which are the D-Bus methods').  It is
 planned command by command on one :class:`~ovsdbus.ovsdb.txn.Txn`, so later commands see what
 earlier ones did (``CreateBridge br0`` then ``AddPort br0 p0`` works; ``AddPort br0 p0``
 twice is AlreadyExists), and sent as one transaction that starts with ``wait`` operations on
@@ -12,7 +12,7 @@ the updated replica, up to ``max_attempts`` times — so two batches racing for 
 exactly-once outcomes (one AddPort p0 succeeds, the other is AlreadyExists).
 
 Named references (``ovs-vsctl -- --id=@q create QoS ... -- set Port p1 qos=@q``): a creating
-command (:data:`~ovsdbus.vswitch.dbverbs.CREATING_VERBS`) may take ``id: "@q"``; a later
+command (:data:`~ovsdbus.vswitch.verbs.CREATING_VERBS`) may take ``id: "@q"``; a later
 command's uuid-typed value may be :class:`~ovsdbus.ovsdb.schema.SymbolicRef` ``("q")`` (and a
 ``record`` may be the text ``"@q"``).  A reference to a name not created earlier, a name
 created twice, or a name never used is InvalidArgs.
@@ -22,8 +22,9 @@ operation, then discards them; the batch succeeds with ``dry_run`` results or fa
 error a real run would give — except the checks ovsdb-server makes only when committing, that
 is referential integrity and garbage collection, of which ovsdbus checks the common cases
 itself: rows left unreferenced, references Destroy cannot drop, unique indexes), ``comment``
-(logged by ovsdb-server with the transaction) and ``timeout`` (seconds to wait for the
-server's reply).
+(logged by ovsdb-server with the transaction), ``timeout`` (seconds to wait for the
+server's reply), and ``wait`` with ``apply_timeout`` (``"applied"``: also wait for ovs-vswitchd
+to apply the change and check the interfaces it touched, see :mod:`ovsdbus.vswitch.applied`).
 
 A failure names its command: ``command 3 (Set Port p1): constraint violation: ...``; the
 exception keeps the class of the cause (NotFound, ConstraintViolation, ...).
@@ -47,10 +48,12 @@ from ovsdbus.ovsdb.errors import (
 )
 from ovsdbus.ovsdb.schema import ZERO_UUID, NamedUuid, SymbolicRef
 from ovsdbus.ovsdb.txn import Txn, is_index_conflict
-from ovsdbus.vswitch.dbverbs import CREATING_VERBS, VERBS, Context, NotYet
+from ovsdbus.vswitch import applied
+from ovsdbus.vswitch.dbverbs import Context, NotYet
+from ovsdbus.vswitch.verbs import CREATING_VERBS, VERBS
 
 #: The options :meth:`Database.transact` takes.
-OPTIONS = ("dry_run", "comment", "timeout")
+OPTIONS = ("dry_run", "comment", "timeout", "wait", "apply_timeout")
 
 #: Longest single wait for a change while a WaitUntil without timeout waits (then it waits again).
 _LONGEST_WAIT = 3600.0
@@ -224,7 +227,10 @@ class Database:
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                     or not 0 < timeout <= 86400):
             raise InvalidArgs("option timeout must be a number of seconds, more than 0 and at most 86400")
-        return dict(options)
+        options = dict(options)
+        options["wait"], options["apply_timeout"] = applied.check_wait(options.get("wait", "commit"),
+                                                                       options.get("apply_timeout"))
+        return options
 
     @staticmethod
     def _check_commands(commands):
@@ -269,13 +275,20 @@ class Database:
     @defer.inlineCallbacks
     def _run(self, checked, options):
         dry_run = options.get("dry_run", False)
+        wait_applied = options.get("wait") == "applied" and not dry_run
         started = self.clock.seconds()
         for attempt in range(1, self.max_attempts + 1):
             replica, plan = yield self._plan_when_ready(checked, options, started)
-            if not plan.txn.writes and not dry_run:
+            if wait_applied and replica.schema.name != applied.DATABASE:
+                raise InvalidArgs("wait \"applied\" is for the %s database (ovs-vswitchd's), not %s"
+                                  % (applied.DATABASE, replica.schema.name))
+            if not plan.txn.writes and not dry_run and not wait_applied:
                 return plan.results
             generation = replica.generation
             operations = plan.txn.operations()
+            if wait_applied:
+                # Even when nothing changed: ovs-vsctl too waits for ovs-vswitchd to have caught up.
+                operations = operations + applied.bump_operations()
             try:
                 results = yield self.connection.transact(operations, timeout=options.get("timeout"))
             except TransactionError as e:
@@ -300,7 +313,12 @@ class Database:
             if dry_run:
                 raise TransactionError("aborted", "the dry run's abort operation did not end the transaction")
             names = plan.txn.resolve(results)
-            return [_resolve(result, names) for result in plan.results]
+            resolved = [_resolve(result, names) for result in plan.results]
+            if wait_applied:
+                interfaces = [names.get(u, u) for u in applied.interfaces_to_check(plan.txn)]
+                yield applied.wait_applied(self.connection, applied.target_from(results[-1]), interfaces,
+                                           options["apply_timeout"], self.clock)
+            return resolved
         raise TransactionError("conflict", "the database kept changing under %d attempts" % self.max_attempts)
 
     @defer.inlineCallbacks

@@ -340,14 +340,16 @@ def plan_wait_until(ctx, table, record, conditions=(), timeout=None):
 
 # -- the bridge and port verbs ------------------------------------------------------------
 
-def _root(ctx):
+def root_row(ctx):
+    """The uuid of the Open_vSwitch table's one row (NotFound if the database was never initialised)."""
     rows = ctx.txn.rows("Open_vSwitch")
     if not rows:
         raise NotFound("the database has no Open_vSwitch row; initialise it (ovs-vsctl init)")
     return next(iter(rows))
 
 
-def _bridge(ctx, name, if_exists=False):
+def find_bridge(ctx, name, if_exists=False):
+    """The uuid of bridge ``name``; NotFound (None with ``if_exists``) if there is none."""
     check_lookup_name(name, "bridge name")
     uuid = ctx.txn.find("Bridge", name=name)
     if uuid is None and not if_exists:
@@ -355,14 +357,17 @@ def _bridge(ctx, name, if_exists=False):
     return uuid
 
 
-def _require_unused(ctx, name, what):
+def require_unused_name(ctx, name, what):
+    """Refuse ``name`` for a new bridge, port or interface: not a valid device name (InvalidArgs), or
+    the name of a bridge, port or interface already (AlreadyExists)."""
     check_name(name, what)
     for table in NAMED_TABLES:
         if ctx.txn.find(table, name=name) is not None:
             raise AlreadyExists("%s %r: a %s of that name already exists" % (what, name, table.lower()))
 
 
-def _insert_port(txn, name, interface_type=""):
+def insert_port(txn, name, interface_type=""):
+    """Insert port ``name`` with one interface of the same name (of ``interface_type``); its uuid."""
     iface = {"name": name}
     if interface_type:
         iface["type"] = interface_type
@@ -377,16 +382,17 @@ def plan_create_bridge(ctx, name, may_exist=False):
         existing = ctx.txn.find("Bridge", name=name)
         if existing is not None:
             return {"table": "Bridge", "uuid": existing, "changed": False}
-    _require_unused(ctx, name, "bridge name")
-    root = _root(ctx)
+    require_unused_name(ctx, name, "bridge name")
+    root = root_row(ctx)
     txn = ctx.txn
-    port = _insert_port(txn, name, "internal")
+    port = insert_port(txn, name, "internal")
     bridge = txn.insert("Bridge", {"name": name, "ports": frozenset([port])})
     txn.mutate("Open_vSwitch", root, "bridges", "insert", frozenset([bridge]))
     return {"table": "Bridge", "uuid": bridge, "changed": True}
 
 
-def _delete_port_rows(txn, port_uuid):
+def delete_port_rows(txn, port_uuid):
+    """Delete a port's row and its interfaces' rows (the caller unlinks it from its bridge)."""
     port = txn.row("Port", port_uuid)
     interfaces = port["interfaces"]
     txn.delete("Port", port_uuid)
@@ -397,23 +403,23 @@ def _delete_port_rows(txn, port_uuid):
 
 def plan_delete_bridge(ctx, name, if_exists=False):
     """Delete bridge ``name`` with its ports and interfaces (``ovs-vsctl del-br``)."""
-    uuid = _bridge(ctx, name, if_exists)
+    uuid = find_bridge(ctx, name, if_exists)
     if uuid is None:
         return {"changed": False}
     txn = ctx.txn
-    root = _root(ctx)
+    root = root_row(ctx)
     ports = txn.row("Bridge", uuid)["ports"]
     txn.mutate("Open_vSwitch", root, "bridges", "delete", frozenset([uuid]))
     txn.delete("Bridge", uuid)
     for port in ports:
         if txn.row("Port", port) is not None:
-            _delete_port_rows(txn, port)
+            delete_port_rows(txn, port)
     return {"changed": True}
 
 
 def plan_add_port(ctx, bridge, port, may_exist=False):
     """Port ``port`` with an interface of the same name on ``bridge`` (``ovs-vsctl add-port``)."""
-    bridge_uuid = _bridge(ctx, bridge)
+    bridge_uuid = find_bridge(ctx, bridge)
     txn = ctx.txn
     if may_exist:
         check_lookup_name(port, "port name")
@@ -422,15 +428,15 @@ def plan_add_port(ctx, bridge, port, may_exist=False):
             if existing not in txn.row("Bridge", bridge_uuid)["ports"]:
                 raise AlreadyExists("port %r exists on another bridge than %r" % (port, bridge))
             return {"table": "Port", "uuid": existing, "changed": False}
-    _require_unused(ctx, port, "port name")
-    port_uuid = _insert_port(txn, port)
+    require_unused_name(ctx, port, "port name")
+    port_uuid = insert_port(txn, port)
     txn.mutate("Bridge", bridge_uuid, "ports", "insert", frozenset([port_uuid]))
     return {"table": "Port", "uuid": port_uuid, "changed": True}
 
 
 def plan_delete_port(ctx, bridge, port, if_exists=False):
     """Remove ``port`` from ``bridge`` and delete it with its interfaces (``ovs-vsctl del-port``)."""
-    bridge_uuid = _bridge(ctx, bridge)
+    bridge_uuid = find_bridge(ctx, bridge)
     check_lookup_name(port, "port name")
     txn = ctx.txn
     port_uuid = txn.find("Port", name=port)
@@ -441,7 +447,7 @@ def plan_delete_port(ctx, bridge, port, if_exists=False):
     if port == bridge:
         raise InvalidArgs("port %r is the local port of bridge %r; delete the bridge instead" % (port, bridge))
     txn.mutate("Bridge", bridge_uuid, "ports", "delete", frozenset([port_uuid]))
-    _delete_port_rows(txn, port_uuid)
+    delete_port_rows(txn, port_uuid)
     return {"changed": True}
 
 
@@ -458,7 +464,7 @@ def plan_list_bridges(ctx):
 
 def plan_list_bridge_ports(ctx, bridge):
     """The sorted port names of ``bridge`` less its local port."""
-    uuid = _bridge(ctx, bridge)
+    uuid = find_bridge(ctx, bridge)
     txn = ctx.txn
     names = []
     for port in txn.row("Bridge", uuid)["ports"]:

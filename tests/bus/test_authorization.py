@@ -4,7 +4,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from ovsdbus.api.errors import dbus_error_name
-from ovsdbus.bus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
+from ovsdbus.bus.authorization import MODIFY_ACTION, MODIFY_REMOTE_ACTION, Authorizer, BusQueries, Credentials, Policy
 from ovsdbus.ovsdb.errors import AccessDenied
 
 ROOT = Credentials(0, [0])
@@ -46,6 +46,17 @@ class PolicyTests(unittest.TestCase):
         policy = Policy(allowed_uids={0}, allowed_gids=[4242])
         self.assertEqual(policy.decide(OPERATOR), "allow")
         self.assertEqual(policy.decide(NOBODY), "polkit")
+
+    def test_remote_control_needs_a_remote_group(self):
+        """An --allow-group member may change ports but must ask polkit for remote control
+        (org.openvswitch.ovsdb.modify-remote); an --allow-remote-group member may do both; root may."""
+        policy = Policy(allowed_uids={0}, allowed_gids=[4242])
+        self.assertEqual(policy.decide(OPERATOR, MODIFY_REMOTE_ACTION), "polkit")
+        self.assertEqual(policy.decide(ROOT, MODIFY_REMOTE_ACTION), "allow")
+        policy = Policy(allowed_uids={0}, remote_gids=[4242], polkit="no")
+        self.assertEqual(policy.decide(OPERATOR, MODIFY_REMOTE_ACTION), "allow")
+        self.assertEqual(policy.decide(OPERATOR, MODIFY_ACTION), "allow")
+        self.assertEqual(policy.decide(NOBODY, MODIFY_REMOTE_ACTION), "deny")
 
     def test_polkit_no_denies_everyone_else(self):
         """With --polkit no, a caller who is neither root nor in an allowed group is refused."""

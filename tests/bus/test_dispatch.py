@@ -39,9 +39,11 @@ class RootDispatchTests(TestCase):
         self.connection = StubConnection()
         self.allow = True
         self.authorized = []
+        self.actions = []
 
-        def authorize(caller):
+        def authorize(caller, action):
             self.authorized.append(caller)
+            self.actions.append(action)
             return defer.succeed(None) if self.allow else defer.fail(AccessDenied("no"))
 
         self.root = RootObject(object(), self.connection, authorize, self.database)
@@ -80,6 +82,33 @@ class RootDispatchTests(TestCase):
         self.successResultOf(self.call("GetSchema"))
         self.assertEqual(len(self.authorized), len(calls))
         self.assertEqual({m.name for m in api.DATABASE_SPEC.methods if m.mutating}, {c[0] for c in calls})
+
+    def test_remote_control_needs_its_own_action(self):
+        """Controllers, managers and SSL (the methods, generic writes to their tables or to the columns
+        that refer to them, and a Transact holding either) ask org.openvswitch.ovsdb.modify-remote;
+        other writes ask org.openvswitch.ovsdb.modify."""
+        self.allow = False
+        remote, modify = "org.openvswitch.ovsdb.modify-remote", "org.openvswitch.ovsdb.modify"
+        cases = [
+            ((api.INTERFACE, "SetControllers", "br0", ["tcp:127.0.0.1:6653"], {}), remote),
+            ((api.INTERFACE, "SetManagers", ["ptcp:6640"]), remote),
+            ((api.INTERFACE, "DeleteSSL"), remote),
+            ((api.INTERFACE, "SetPortVlan", "p1", "access", 10, []), modify),
+            ((api.DATABASE_INTERFACE, "Set", "Bridge", "br0", {"controller": []}), remote),
+            ((api.DATABASE_INTERFACE, "Create", "Manager", {"target": "ptcp:6640"}), remote),
+            ((api.DATABASE_INTERFACE, "Add", "Open_vSwitch", ".", "manager_options", []), remote),
+            ((api.DATABASE_INTERFACE, "Set", "Bridge", "br0", {"external_ids:a": "b"}), modify),
+            ((api.DATABASE_INTERFACE, "Transact", [("AddPort", {"bridge": "br0", "port": "p"}),
+                                                   ("SetManagers", {"targets": ["ptcp:1"]})], {}), remote),
+            ((api.DATABASE_INTERFACE, "Transact", [("Destroy", {"table": "Controller", "records": ["x"]})], {}),
+             remote),
+            ((api.DATABASE_INTERFACE, "Transact", [("AddPort", {"bridge": "br0", "port": "p"})], {}), modify),
+        ]
+        for (interface, method, *args), action in cases:
+            handler = self.root.handlers[(interface, method)]
+            self.failureResultOf(handler(*(list(args) + [Caller(":1.9")])), AccessDenied)
+            self.assertEqual(self.actions[-1], action, method)
+        self.assertEqual(self.database.calls, [])
 
     def test_writes_reach_the_facade(self):
         """Allowed writes reach the facade with Python values; Create answers the uuid."""
