@@ -24,7 +24,7 @@ from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 from txdbus.error import RemoteError
 
-from ovsdbus import tap
+from ovsdbus import api, tap
 from ovsdbus.testing import sandbox
 from tests import realstack
 from tests.realstack import (
@@ -405,7 +405,19 @@ class MethodTests(_StackTests, TestCase):
         [iface] = [i for i in ElementTree.fromstring(xml).findall("interface") if i.get("name") == INTERFACE]
         found = {m.get("name"): [(a.get("name"), a.get("type"), a.get("direction")) for a in m.findall("arg")]
                  for m in iface.findall("method")}
-        self.assertEqual(found, expected)
+        self.assertEqual({name: found[name] for name in expected}, expected)
+        # The configuration methods (issue #10), whose argument names and orders are a contract too.
+        config = {"SetPortVlan": [("port", "s", "in"), ("mode", "s", "in"), ("tag", "x", "in"), ("trunks", "ax", "in")],
+                  "AddBond": [("bridge", "s", "in"), ("port", "s", "in"), ("interfaces", "as", "in"),
+                              ("options", "a{sv}", "in")],
+                  "AddTunnel": [("bridge", "s", "in"), ("port", "s", "in"), ("type", "s", "in"),
+                                ("remote_ip", "s", "in"), ("options", "a{sv}", "in")],
+                  "SetQoS": [("port", "s", "in"), ("type", "s", "in"), ("other_config", "a{ss}", "in"),
+                             ("queues", "a{ua{ss}}", "in")],
+                  "PortToBridge": [("port", "s", "in"), ("bridge", "s", "out")],
+                  "ListInterfaces": [("bridge", "s", "in"), ("interfaces", "as", "out")]}
+        self.assertEqual({name: found[name] for name in config}, config)
+        self.assertEqual(set(found), {m.name for m in api.ROOT_SPEC.methods})
         self.assertEqual([(p.get("name"), p.get("type"), p.get("access")) for p in iface.findall("property")],
                          [("Connected", "b", "read"), ("ClusterMember", "s", "read"), ("Leader", "b", "read")])
 

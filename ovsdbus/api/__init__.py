@@ -145,7 +145,7 @@ _BOND_OPTIONS = (("bond_mode", "s"), ("lacp", "s"), ("bond_updelay", "x"), ("bon
 _PORT_OPTIONS = (("tag", "x"), ("trunks", "ax"), ("vlan_mode", "s")) + _BOND_OPTIONS
 _INTERFACE_OPTIONS = (("type", "s"), ("options", "a{ss}"), ("mtu_request", "x"), ("ofport_request", "x"),
                       ("other_config", "a{ss}"), ("external_ids", "a{ss}"))
-_TUNNEL_OPTIONS = (("key", "s"), ("dst_port", "x"), ("local_ip", "s"), ("ttl", "s"), ("tos", "s"), ("csum", "b"),
+_TUNNEL_OPTIONS = (("key", "v"), ("dst_port", "x"), ("local_ip", "s"), ("ttl", "v"), ("tos", "v"), ("csum", "b"),
                    ("df_default", "b"), ("options", "a{ss}"), ("ofport_request", "x"), ("other_config", "a{ss}"),
                    ("external_ids", "a{ss}"), ("may_exist", "b"))
 _MIRROR_OPTIONS = (("select_all", "b"), ("select_src_port", "as"), ("select_dst_port", "as"),
@@ -196,8 +196,8 @@ CONFIG_METHODS = (
     method("AddTunnel", [("bridge", "s"), ("port", "s"), ("type", "s"), ("remote_ip", "s"), ("options", "a{sv}")],
            [],
            "Add tunnel port PORT to BRIDGE: an interface of TYPE (vxlan, geneve, gre, ip6gre, erspan, ip6erspan, "
-           "stt, gtpu, bareudp) to REMOTE_IP (an address, or 'flow'). OPTIONS: key (s: a number or 'flow'), "
-           "dst_port (x), local_ip, ttl, tos (s), csum, df_default (b), options (a{ss}: any other tunnel option), "
+           "stt, gtpu, bareudp) to REMOTE_IP (an address, or 'flow'). OPTIONS: key (x, or s: 'flow'), "
+           "dst_port (x), local_ip (s), ttl, tos (x, or s: 'inherit'), csum, df_default (b), options (a{ss}: any other tunnel option), "
            "ofport_request (x), other_config, external_ids (a{ss}). " + _MAY_EXIST_DOC + " " + _OPTIONS_DOC + " "
            + _ATOMIC,
            mutating=True, batch_options=("may_exist", "id"), options=_TUNNEL_OPTIONS + WAIT_OPTIONS),
@@ -383,12 +383,15 @@ DATABASE_SPEC = InterfaceSpec(
                "'--' (at most 10000 commands). A command is (verb, args): verb is a method of this interface or of "
                "org.openvswitch.ovsdb (not Transact, GetSchema); args holds its arguments by their names "
                "here (table, record, columns, values, column, conditions, records, name, bridge, port, ...), "
-               "plus 'id' ('@name') on Create, CreateBridge and AddPort to name the row they create, "
-               "'if_exists' (b) on Get, Set, Add, Remove, Clear, Destroy, DeleteBridge, DeletePort, and "
-               "'may_exist' (b) on CreateBridge and AddPort. Any uuid value of a later command, and any "
-               "record, may be '@name'. Later commands see what earlier "
+               "plus 'id' ('@name') on Create, CreateBridge, AddPort, AddBond, AddTunnel and AddMirror to name "
+               "the row they create, 'if_exists' (b) on Get, Set, Add, Remove, Clear, Destroy, DeleteBridge, "
+               "DeletePort, DeleteBondInterface and DeleteMirror, and 'may_exist' (b) on CreateBridge, AddPort, "
+               "AddBond, AddBondInterface, AddTunnel, AddPatch and AddMirror. Any uuid value of a later command, "
+               "and any record, may be '@name'. Later commands see what earlier "
                "ones did. OPTIONS: 'dry_run' (b: check everything, change nothing), 'comment' (s: logged by "
-               "ovsdb-server), 'timeout' (d: seconds). RESULTS has one dict per command: 'uuid' (s) and "
+               "ovsdb-server), 'timeout' (d: seconds), 'wait' (s: 'commit' or 'applied', as in the "
+               "configuration methods' OPTIONS; a command's own OPTIONS may say it too) and 'apply_timeout' (d). "
+               "RESULTS has one dict per command: 'uuid' (s) and "
                "'path' (o) of what it created, 'rows' (aa{sv}) of what it read, 'changed' (b), and the "
                "method's own output by name. On failure nothing changes, and the error (named as its cause) "
                "says which command: 'command 3 (Set Port p1): constraint violation: ...'.",
@@ -426,6 +429,9 @@ BRIDGE_SPEC = InterfaceSpec(
         PropertySpec("FailMode", "s", "fail_mode: 'standalone', 'secure', or '' when unset."),
         PropertySpec("DatapathType", "s", "datapath_type ('' is the default datapath, 'netdev' userspace)."),
         PropertySpec("Controllers", "as", "Targets of its controllers, sorted."),
+        PropertySpec("Protocols", "as", "OpenFlow versions it allows (protocols), sorted; empty means ovs-vswitchd's "
+                     "default (OpenFlow10 to OpenFlow15 in recent releases)."),
+        PropertySpec("Mirrors", "as", "Names of its mirrors, sorted."),
         PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
         PropertySpec("OtherConfig", "a{ss}", "other_config. " + _STRMAP),
     ),
@@ -442,6 +448,7 @@ PORT_SPEC = InterfaceSpec(
         PropertySpec("Trunks", "ax", "Trunked VLANs, sorted; empty means all."),
         PropertySpec("VlanMode", "s", "vlan_mode, or '' when unset."),
         PropertySpec("BondMode", "s", "bond_mode, or '' when unset."),
+        PropertySpec("Lacp", "s", "lacp ('active', 'passive', 'off'), or '' when unset."),
         PropertySpec("ExternalIds", "a{ss}", "external_ids. " + _STRMAP),
     ),
 )
@@ -456,7 +463,9 @@ INTERFACE_SPEC = InterfaceSpec(
         PropertySpec("Options", "a{ss}", "options. " + _STRMAP),
         PropertySpec("OfPort", "x", "OpenFlow port number; 0 while not yet assigned, -1 if it could not be "
                                      "created."),
+        PropertySpec("OfPortRequest", "x", "The OpenFlow port number asked for (ofport_request), or -1 when none."),
         PropertySpec("MTU", "x", "Current MTU, or 0 when unknown."),
+        PropertySpec("MTURequest", "x", "The MTU asked for (mtu_request), or -1 when none."),
         PropertySpec("MacInUse", "s", "MAC address in use, or '' when unknown."),
         PropertySpec("AdminState", "s", "'up', 'down', or '' when unknown."),
         PropertySpec("LinkState", "s", "'up', 'down', or '' when unknown."),

@@ -59,7 +59,7 @@ CONTROLLER_OPTIONS = {"inactivity_probe": _OPTIONAL, "max_backoff": _OPTIONAL, "
 VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged", "dot1q-tunnel")
 
 #: Interface types that are tunnels, and so take a remote_ip.
-TUNNEL_TYPES = ("vxlan", "geneve", "gre", "ip6gre", "erspan", "ip6erspan", "stt", "gtpu", "bareudp", "srv6")
+TUNNEL_TYPES = ("vxlan", "geneve", "gre", "ip6gre", "erspan", "ip6erspan", "stt", "gtpu", "bareudp")
 
 #: AddTunnel options that become keys of Interface.options, and how their value is written.
 _TUNNEL_KEYS = {"key": "text", "dst_port": "integer", "local_ip": "address", "ttl": "text", "tos": "text",
