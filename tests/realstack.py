@@ -419,3 +419,66 @@ def checkout_env():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     return env
+
+
+# -- a stack with ovs-vswitchd ---------------------------------------------------------------
+
+class VswitchdStack(RealStack):
+    """A :class:`RealStack` with an ovs-vswitchd (:class:`~ovsdbus.testing.sandbox.Vswitchd`, its
+    ``datapath``) applying the database, started after the service and stopped with the stack.
+
+    A test may stop :attr:`vswitchd` (to see what happens without it); :func:`shared_vswitchd_stack`
+    starts it again for the next test.
+    """
+
+    def __init__(self, service_args=(), kind="standalone", datapath="dummy"):
+        require_programs("ovs-vswitchd", "ovs-appctl", "ovs-ofctl")
+        super().__init__(service_args, kind)
+        self.vswitchd = sandbox.Vswitchd(self.directory, self.ovsdb, datapath=datapath)
+
+    def start(self, ovsdb=True, remote=None):
+        """Start what :meth:`RealStack.start` starts, then ovs-vswitchd; return ``self``."""
+        super().start(ovsdb, remote)
+        try:
+            self.vswitchd.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        """Stop ovs-vswitchd (by pid), then the rest as :meth:`RealStack.stop` does."""
+        try:
+            self.vswitchd.stop()
+        finally:
+            super().stop()
+
+    def appctl(self, *args):
+        """``ovs-appctl -t VSWITCHD_CTL ARGS``: ovs-vswitchd's stdout (SandboxError on failure)."""
+        return self.vswitchd.appctl(*args)
+
+    def ofctl(self, *args):
+        """``ovs-ofctl ARGS`` with this stack's run directory (where ``BRIDGE.mgmt`` sockets are)."""
+        return sandbox._run([sandbox.find_binary("ovs-ofctl"), *[str(a) for a in args]],
+                            env=self.ovsdb._ovs_env())
+
+    def mgmt(self, bridge):
+        """The OpenFlow management socket of ``bridge`` (for ``ovs-ofctl``), as a ``unix:`` target."""
+        return "unix:%s/%s.mgmt" % (self.directory, bridge)
+
+
+def shared_vswitchd_stack(owner, service_args=(), datapath="dummy"):
+    """Like :func:`shared_stack`, with a :class:`VswitchdStack`; ovs-vswitchd is (re)started if a
+    previous test stopped it."""
+    stack = _shared["stack"]
+    if stack is not None and (_shared["owner"] is not owner or not stack.healthy
+                              or not isinstance(stack, VswitchdStack)):
+        stop_shared_stack()
+        stack = None
+    if stack is None:
+        stack = VswitchdStack(service_args, kind=getattr(owner, "stack_kind", "standalone"),
+                              datapath=datapath).start()
+        _shared["owner"], _shared["stack"] = owner, stack
+    if not stack.vswitchd.running:
+        stack.vswitchd.start()
+    return stack

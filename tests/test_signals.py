@@ -603,11 +603,11 @@ class SignalTests(_RealStackTestCase):
             + [port_path("p1"), interface_path("p1")]))
         self.assertEqual(objects[bridge_path("br0")], {BRIDGE_IFACE: {
             "Name": ("s", "br0"), "Ports": ("ao", [port_path("br0"), port_path("p1")]), "FailMode": ("s", ""),
-            "DatapathType": ("s", ""), "Controllers": ("as", []), "ExternalIds": ("a{ss}", {}),
-            "OtherConfig": ("a{ss}", {})}})
+            "DatapathType": ("s", ""), "Controllers": ("as", []), "Protocols": ("as", []), "Mirrors": ("as", []),
+            "ExternalIds": ("a{ss}", {}), "OtherConfig": ("a{ss}", {})}})
         self.assertEqual(objects[port_path("p1")], {PORT_IFACE: {
             "Name": ("s", "p1"), "Bridge": ("o", bridge_path("br0")), "Interfaces": ("ao", [interface_path("p1")]),
-            "Tag": ("x", -1), "Trunks": ("ax", []), "VlanMode": ("s", ""), "BondMode": ("s", ""),
+            "Tag": ("x", -1), "Trunks": ("ax", []), "VlanMode": ("s", ""), "BondMode": ("s", ""), "Lacp": ("s", ""),
             "ExternalIds": ("a{ss}", {})}})
         local = objects[interface_path("br0")][INTERFACE_IFACE]
         self.assertEqual((local["Type"], local["Port"], local["Name"]),

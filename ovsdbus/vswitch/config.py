@@ -103,7 +103,10 @@ def _column_value(table, column, kind, value, current):
     if kind == _SET:
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
             raise InvalidArgs("%s: expected an array, got %r" % (where, value))
-        return frozenset(value)
+        elements = frozenset(value)
+        if len(elements) != len(value):
+            raise InvalidArgs("%s: an array without repeated elements is a set; %r repeats some" % (where, value))
+        return elements
     if kind == _MAP:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
                                                      for k, v in value.items()):
@@ -247,6 +250,8 @@ def vlan_settings(mode, tag, trunks):
     bad = [t for t in trunks if not _is_int(t) or not 0 <= t <= 4095]
     if bad:
         raise InvalidArgs("trunks must be VLANs from 0 to 4095, not %r" % (bad[0],))
+    if len(set(trunks)) != len(trunks):
+        raise InvalidArgs("trunks repeat a VLAN: %r" % (list(trunks),))
     if mode == "access" and (tag < 0 or trunks):
         raise InvalidArgs("an access port needs a tag and takes no trunks")
     if mode == "trunk" and tag >= 0:

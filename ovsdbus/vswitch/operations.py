@@ -27,11 +27,13 @@ from ovsdbus.ovsdb.errors import (
 #: The tables and columns ovsdbus mirrors.
 MONITORED_COLUMNS = {
     "Open_vSwitch": ["bridges"],
-    "Bridge": ["name", "ports", "controller", "fail_mode", "datapath_type", "external_ids", "other_config"],
-    "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "external_ids"],
-    "Interface": ["name", "type", "options", "ofport", "mtu", "mac_in_use", "admin_state", "link_state",
-                  "error", "statistics", "external_ids"],
+    "Bridge": ["name", "ports", "controller", "fail_mode", "datapath_type", "protocols", "mirrors", "external_ids",
+               "other_config"],
+    "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode", "lacp", "external_ids"],
+    "Interface": ["name", "type", "options", "ofport", "ofport_request", "mtu", "mtu_request", "mac_in_use",
+                  "admin_state", "link_state", "error", "statistics", "external_ids"],
     "Controller": ["target"],
+    "Mirror": ["name"],
 }
 
 #: Columns ovs-vswitchd (and ovsdb-server, for Manager) rewrite every few seconds: counters and

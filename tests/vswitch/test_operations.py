@@ -411,6 +411,23 @@ class DeletePortTests(TestCase):
 class VswitchSchemaTests(TestCase):
     """The monitored columns exist in the real schema, and their names are indexed."""
 
+    def test_monitored_columns_cover_the_declared_properties(self):
+        """Every column a Bridge/Port/Interface property is derived from is among MONITORED_COLUMNS, so a
+        service monitoring only those shows every property (a new declared property cannot break it)."""
+        from ovsdbus.api.legacy import JOINED, LEGACY, NAME, OWNER
+        for table, kind in LEGACY.items():
+            for prop in kind.properties:
+                if prop.kind == NAME:
+                    needed = [(table, "name")]
+                elif prop.kind == OWNER:
+                    needed = [(prop.args[0], prop.args[1])]
+                elif prop.kind == JOINED:
+                    needed = [(table, prop.args[0]), (prop.args[1], prop.args[2])]
+                else:
+                    needed = [(table, prop.args[0])]
+                for t, column in needed:
+                    self.assertIn(column, MONITORED_COLUMNS.get(t, ()), "%s.%s (for %s)" % (t, column, prop.name))
+
     def test_monitored_columns_exist(self):
         """A replica of MONITORED_COLUMNS builds against the installed schema (no misspelt column),
         keeps Bridge/Port/Interface names indexed, and the planners work on it."""
