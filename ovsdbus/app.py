@@ -9,6 +9,10 @@ from twisted.application.service import MultiService
 from ovsdbus.api.legacy import LEGACY, MEMBERSHIP_SIGNALS
 from ovsdbus.bus.authorization import Policy
 from ovsdbus.bus.service import BusService, object_tree
+from ovsdbus.openflow.keeper import DEFAULT_CHECK_INTERVAL, FlowService
+from ovsdbus.openflow.ofctl import DEFAULT_TIMEOUT as DEFAULT_OFCTL_TIMEOUT
+from ovsdbus.openflow.ofctl import Ofctl, default_rundir
+from ovsdbus.openflow.store import FlowStore
 from ovsdbus.ovsdb.connection import ALL, OvsdbConnection
 from ovsdbus.ovsdb.errors import NotSupported
 from ovsdbus.ovsdb.remotes import remotes_endpoint
@@ -59,12 +63,20 @@ class OtherDatabaseVerbs:
 
 def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, probe_interval=None,
                   max_message_size=None, allowed_gids=(), remote_gids=(), polkit="auto", database=OPEN_VSWITCH,
-                  leader_only=True):
+                  leader_only=True,
+                  state_directory=None, ovs_rundir=None, ofctl_timeout=DEFAULT_OFCTL_TIMEOUT,
+                  flows_check_interval=DEFAULT_CHECK_INTERVAL):
     """The whole service as a :class:`MultiService`: a connection to ``database`` (default
     Open_vSwitch) at ``remotes`` (parsed OVS remotes, ``tls`` for ``ssl:`` ones) and the D-Bus
     service on ``bus``; ``on_bus_lost(reason)`` is called when the bus connection fails or goes
     away.  ``leader_only``: use a clustered database only on its leader (see
-    :mod:`ovsdbus.ovsdb.cluster`)."""
+    :mod:`ovsdbus.ovsdb.cluster`).
+
+    For Open_vSwitch, each bridge object also gets org.openvswitch.ovsdb.Flows, run through
+    ovs-ofctl (``ofctl_timeout`` seconds per run) against the management sockets in
+    ``ovs_rundir`` (default: $OVS_RUNDIR or OVS's run directory); flows asked to persist are kept
+    in ``state_directory`` (None: persisting is not offered) and checked every
+    ``flows_check_interval`` seconds (see :mod:`ovsdbus.openflow.keeper`)."""
     options = {} if max_message_size is None else {"max_message_size": max_message_size}
     connection = OvsdbConnection(
         remotes_endpoint(reactor, remotes, tls), ALL, reactor, database=database,
@@ -77,6 +89,12 @@ def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, pr
     objects = objects_for(database)
     # The generic verbs of org.openvswitch.ovsdb.Database, on any schema; records may be named by object path.
     database_verbs = Database(connection, uuid_of_path=objects.uuid_of_path)
+    flows = None
+    if database == OPEN_VSWITCH:
+        store = FlowStore(state_directory, reactor) if state_directory else None
+        # It follows the connection: the state file is read at the first sync, checks stop while disconnected.
+        flows = FlowService(reactor, connection, ovs_rundir or default_rundir(), Ofctl(reactor, timeout=ofctl_timeout),
+                            store, check_interval=flows_check_interval)
     BusService(reactor, bus, connection, operations, on_bus_lost, policy, database=database_verbs,
-               objects=objects).setServiceParent(top)
+               objects=objects, flows=flows).setServiceParent(top)
     return top

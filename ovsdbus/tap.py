@@ -10,12 +10,18 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from ovsdbus.bus.authorization import POLKIT_MODES
+from ovsdbus.openflow.keeper import DEFAULT_CHECK_INTERVAL
+from ovsdbus.openflow.ofctl import DEFAULT_TIMEOUT as DEFAULT_OFCTL_TIMEOUT
+from ovsdbus.openflow.ofctl import default_rundir
 from ovsdbus.ovsdb.cluster import member_order
 from ovsdbus.ovsdb.framing import DEFAULT_MAX_VALUE_SIZE
 from ovsdbus.ovsdb.remotes import DEFAULT_REMOTE, TlsFiles, TlsSetupError, parse_remotes, tls_context
 from ovsdbus.ovsdb.schema import is_valid_id
 
 DEFAULT_PROBE_INTERVAL = 5.0
+
+#: Where ovsdbus keeps its state (systemd's StateDirectory=ovsdbus).
+DEFAULT_STATE_DIRECTORY = "/var/lib/ovsdbus"
 
 log = Logger()
 
@@ -84,6 +90,18 @@ class Options(usage.Options):
          "Ask polkit (action org.openvswitch.ovsdb.modify) for other callers: auto (on the system bus, if "
          "polkit is there), yes (on any bus; refuse when polkit is not there), no (never; refuse). On another "
          "bus anyone could pose as polkit, so auto does not ask it there."],
+        ["state-directory", None, DEFAULT_STATE_DIRECTORY,
+         "Directory of ovsdbus's state: flows.json, the OpenFlow flows kept across ovs-vswitchd restarts "
+         "(org.openvswitch.ovsdb.Flows with persist true). Empty: flows cannot be persisted."],
+        ["ovs-rundir", None, default_rundir(),
+         "Open vSwitch's run directory, where ovs-vswitchd's <bridge>.mgmt OpenFlow sockets are (default: "
+         "$OVS_RUNDIR, else /var/run/openvswitch)."],
+        ["ofctl-timeout", None, DEFAULT_OFCTL_TIMEOUT,
+         "Seconds each ovs-ofctl run (one Flows call) may take before ovs-vswitchd counts as not answering "
+         "(org.openvswitch.ovsdb.Error.SwitchUnavailable).", _positive],
+        ["flows-check-interval", None, DEFAULT_CHECK_INTERVAL,
+         "Seconds between checks that the persisted flows are installed (they are also checked when OVSDB "
+         "shows ovs-vswitchd restarting or a bridge re-created); 0: only then.", float],
     ]
 
     def postOptions(self):
@@ -106,6 +124,10 @@ class Options(usage.Options):
             raise usage.UsageError("--polkit must be one of %s" % ", ".join(POLKIT_MODES))
         self["allowed-gids"] = _parse_groups(self["allow-group"])
         self["remote-gids"] = _parse_groups(self["allow-remote-group"], "--allow-remote-group")
+        if self["flows-check-interval"] < 0:
+            raise usage.UsageError("--flows-check-interval must be >= 0")
+        if not self["ovs-rundir"]:
+            raise usage.UsageError("--ovs-rundir must not be empty")
 
     def _tls_files(self):
         """The TlsFiles for ssl remotes (None when there are none), checked now, so that a wrong
@@ -251,4 +273,6 @@ def makeService(options, reactor=None):
         timeout=options["timeout"],
         probe_interval=options["probe-interval"] or None,   # unix socket connections are never probed
         max_message_size=options["max-message-size"],
-        allowed_gids=options["allowed-gids"], remote_gids=options["remote-gids"], polkit=options["polkit"])
+        allowed_gids=options["allowed-gids"], remote_gids=options["remote-gids"], polkit=options["polkit"],
+        state_directory=options["state-directory"] or None, ovs_rundir=options["ovs-rundir"],
+        ofctl_timeout=options["ofctl-timeout"], flows_check_interval=options["flows-check-interval"])

@@ -197,7 +197,8 @@ CONFIG_METHODS = (
            [],
            "Add tunnel port PORT to BRIDGE: an interface of TYPE (vxlan, geneve, gre, ip6gre, erspan, ip6erspan, "
            "stt, gtpu, bareudp) to REMOTE_IP (an address, or 'flow'). OPTIONS: key (x, or s: 'flow'), "
-           "dst_port (x), local_ip (s), ttl, tos (x, or s: 'inherit'), csum, df_default (b), options (a{ss}: any other tunnel option), "
+           "dst_port (x), local_ip (s), ttl, tos (x, or s: 'inherit'), csum, df_default (b), options (a{ss}: "
+           "any other tunnel option), "
            "ofport_request (x), other_config, external_ids (a{ss}). " + _MAY_EXIST_DOC + " " + _OPTIONS_DOC + " "
            + _ATOMIC,
            mutating=True, batch_options=("may_exist", "id"), options=_TUNNEL_OPTIONS + WAIT_OPTIONS),
@@ -478,7 +479,9 @@ INTERFACE_SPEC = InterfaceSpec(
 )
 
 #: Every interface ovsdbus defines, for the installed introspection files.
-ALL = (ROOT_SPEC, DATABASE_SPEC, BRIDGE_SPEC, PORT_SPEC, INTERFACE_SPEC)
+from ovsdbus.api.flows import FLOWS_SPEC  # noqa: E402 (it is built from the classes above)
+
+ALL = (ROOT_SPEC, DATABASE_SPEC, BRIDGE_SPEC, PORT_SPEC, INTERFACE_SPEC, FLOWS_SPEC)
 
 
 def _doc(doc, indent):

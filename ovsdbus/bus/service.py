@@ -40,6 +40,7 @@ from ovsdbus import api
 from ovsdbus.api.errors import FAILED, dbus_error_name
 from ovsdbus.bus import wire as dbuswire
 from ovsdbus.bus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
+from ovsdbus.bus.flows import FLOWS_INTERFACE, FLOWS_SPEC, flows_handlers
 from ovsdbus.bus.wire import NO_REPLY_EXPECTED
 from ovsdbus.ovsdb.errors import AccessDenied, Disconnected, NotFound, NotSupported, OvsdbusError
 from ovsdbus.projection.args import DatabaseArgs
@@ -844,8 +845,11 @@ class BusService(Service):
     """
 
     def __init__(self, reactor, bus, connection, operations, on_bus_lost, policy=None, database=None,
-                 objects=None):
+                 objects=None, flows=None):
         self.reactor = reactor
+        #: The :class:`~ovsdbus.openflow.keeper.FlowService` behind org.openvswitch.ovsdb.Flows on each
+        #: bridge object (None: that interface is not exported).
+        self.flows = flows
         self.bus = bus
         self.connection = connection
         self.operations = operations
@@ -866,6 +870,14 @@ class BusService(Service):
         self._announced_member = ("", False)   # ClusterMember and Leader as clients last heard them
         connection.add_state_observer(self._state_changed)
         connection.add_member_observer(self._member_changed)
+        if flows is not None:
+            def flows_changed(bridge, cookie):
+                replica = self.connection.replica
+                uuid = replica.find("Bridge", name=bridge) if replica is not None else None
+                path = self.view.path_of("Bridge", uuid) if uuid is not None else None
+                if path and path != "/":
+                    self._send(path, FLOWS_INTERFACE, "FlowsChanged", "st", [bridge, cookie])
+            flows.add_listener(flows_changed)
 
     # -- following the replica ----------------------------------------------------
 
@@ -908,7 +920,18 @@ class BusService(Service):
             if self._exported.pop(path, None) is not None and self.handler is not None:
                 self.handler.unexportObject(path)
             return
-        obj = ExportedObject(path, [self.view.spec(i) for i in sorted(interfaces)],
+        specs = [self.view.spec(i) for i in sorted(interfaces)]
+        handlers = {}
+        if self.flows is not None and api.BRIDGE_SPEC.name in interfaces:
+            # org.openvswitch.ovsdb.Flows next to org.openvswitch.ovsdb.Bridge, for the bridge shown there.
+            def bridge_name(path=path):
+                shown = self.view.interfaces_at(path).get(api.BRIDGE_SPEC.name)
+                if not shown or "Name" not in shown:
+                    raise NotFound("no bridge at %s" % path)
+                return shown["Name"][1]
+            specs.append(FLOWS_SPEC)
+            handlers = flows_handlers(self.flows, bridge_name, self.authorize)
+        obj = ExportedObject(path, specs, handlers,
                              properties=lambda iface, path=path: self.view.interfaces_at(path).get(iface, {}))
         self._exported[path] = obj
         if self.handler is not None:

@@ -1007,10 +1007,14 @@ class Sandbox:
                     self._started.append(component)
             if self._want_service:
                 tls_args = tuple(self.tls.client_args()) if self.tls is not None else ()
+                # org.openvswitch.ovsdb.Flows reaches this ovs-vswitchd's <bridge>.mgmt sockets, and
+                # persisted flows are kept here, not in the system's state directory.
+                flows_args = ("--ovs-rundir", str(self.directory),
+                              "--state-directory", str(self.directory / "state"))
                 self.service = ServiceProcess(
                     self.service_remote,
                     self.dbus.address,
-                    tls_args + self._service_args,
+                    tls_args + flows_args + self._service_args,
                     directory=self.directory,
                     timeout=self._timeout,
                 )

@@ -194,6 +194,8 @@ class InitialContentsTests(_ViewTestCase):
             "FailMode": ("s", ""),
             "DatapathType": ("s", ""),
             "Controllers": ("as", []),
+            "Protocols": ("as", []),
+            "Mirrors": ("as", []),
             "ExternalIds": ("a{ss}", {}),
             "OtherConfig": ("a{ss}", {}),
         })
@@ -205,6 +207,7 @@ class InitialContentsTests(_ViewTestCase):
             "Trunks": ("ax", []),
             "VlanMode": ("s", ""),
             "BondMode": ("s", ""),
+            "Lacp": ("s", ""),
             "ExternalIds": ("a{ss}", {}),
         })
         self.assertEqual(added[path("interface", "br0")], {
@@ -213,7 +216,9 @@ class InitialContentsTests(_ViewTestCase):
             "Type": ("s", "internal"),
             "Options": ("a{ss}", {}),
             "OfPort": ("x", 0),
+            "OfPortRequest": ("x", -1),
             "MTU": ("x", 0),
+            "MTURequest": ("x", -1),
             "MacInUse": ("s", ""),
             "AdminState": ("s", ""),
             "LinkState": ("s", ""),
@@ -224,27 +229,30 @@ class InitialContentsTests(_ViewTestCase):
 
     def test_set_values_are_shown(self):
         """Values that are set show as themselves: a tag, sorted trunks, maps, a fail mode,
-        64-bit counters beyond 2**31, OpenFlow port -1 (could not be created)."""
+        64-bit counters beyond 2**31, OpenFlow port -1 (could not be created), sorted protocols,
+        LACP, the OpenFlow port and MTU asked for."""
         br = bridge_rows("br0", ["p1"], fail_mode="secure", datapath_type="netdev",
-                         external_ids=ovs_map({"k": "v"}), other_config=ovs_map({"hwaddr": "x"}))
+                         external_ids=ovs_map({"k": "v"}), other_config=ovs_map({"hwaddr": "x"}),
+                         protocols=["set", ["OpenFlow14", "OpenFlow13"]])
         br["Port"][U("Port", "p1")]["insert"].update(
-            tag=10, trunks=["set", [30, 20, 10]], vlan_mode="trunk", bond_mode="balance-slb")
+            tag=10, trunks=["set", [30, 20, 10]], vlan_mode="trunk", bond_mode="balance-slb", lacp="active")
         br["Interface"][U("Interface", "p1")]["insert"].update(
             type="patch", options=ovs_map({"peer": "x"}), ofport=-1, mtu=1500,
             mac_in_use="aa:bb:cc:dd:ee:ff", admin_state="up", link_state="down",
             error="could not open network device p1 (No such device)",
-            statistics=ovs_map({"rx_bytes": 2 ** 40, "tx_packets": 2 ** 31}))
+            statistics=ovs_map({"rx_bytes": 2 ** 40, "tx_packets": 2 ** 31}), ofport_request=7, mtu_request=9000)
         self.start(br)
         self.assertEqual(self.props("Bridge", "br0"), {
             "Name": "br0", "Ports": [path("port", "br0"), path("port", "p1")], "FailMode": "secure",
-            "DatapathType": "netdev", "Controllers": [], "ExternalIds": {"k": "v"},
-            "OtherConfig": {"hwaddr": "x"}})
+            "DatapathType": "netdev", "Controllers": [], "Protocols": ["OpenFlow13", "OpenFlow14"], "Mirrors": [],
+            "ExternalIds": {"k": "v"}, "OtherConfig": {"hwaddr": "x"}})
         port = self.props("Port", "p1")
-        self.assertEqual((port["Tag"], port["Trunks"], port["VlanMode"], port["BondMode"]),
-                         (10, [10, 20, 30], "trunk", "balance-slb"))
+        self.assertEqual((port["Tag"], port["Trunks"], port["VlanMode"], port["BondMode"], port["Lacp"]),
+                         (10, [10, 20, 30], "trunk", "balance-slb", "active"))
         self.assertEqual(self.props("Interface", "p1"), {
             "Name": "p1", "Port": path("port", "p1"), "Type": "patch", "Options": {"peer": "x"},
-            "OfPort": -1, "MTU": 1500, "MacInUse": "aa:bb:cc:dd:ee:ff", "AdminState": "up",
+            "OfPort": -1, "OfPortRequest": 7, "MTU": 1500, "MTURequest": 9000, "MacInUse": "aa:bb:cc:dd:ee:ff",
+            "AdminState": "up",
             "LinkState": "down", "Error": "could not open network device p1 (No such device)",
             "Statistics": {"rx_bytes": 2 ** 40, "tx_packets": 2 ** 31}, "ExternalIds": {}})
 
