@@ -114,7 +114,8 @@ def signal(name, args, doc):
 
 ERRORS_DOC = (
     "Errors: org.openvswitch.ovsdb.Error.{AlreadyExists, NotFound, Ambiguous, ConstraintViolation, "
-    "ReferentialIntegrity, ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed, ProtocolError}, "
+    "ReferentialIntegrity, ResourcesExhausted, NotSupported, Timeout, Disconnected, TransactionFailed, ProtocolError, "
+    "ApplyFailed, NotApplied, SwitchUnavailable, Failed}, "
     "org.freedesktop.DBus.Error.InvalidArgs, org.freedesktop.DBus.Error.AccessDenied."
 )
 
