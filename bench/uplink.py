@@ -279,14 +279,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs of each mode (median)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--ports", type=int, default=0,
+                        help="ports on another bridge already (a switch in use: ovs-vsctl reads the whole database)")
     args = parser.parse_args(argv)
     with Sandbox(vswitchd=True) as sandbox:
+        if args.ports:
+            fill = ["--", "add-br", "fill"]
+            for i in range(args.ports):
+                fill += ["--", "add-port", "fill", "f%d" % i]
+            subprocess.run(["ovs-vsctl", "--db=" + sandbox.ovsdb.remote, "--timeout=120", "--no-wait"] + fill,
+                           check=True, capture_output=True)
         # ovs-vswitchd has taken the initial configuration once a waiting ovs-vsctl returns.
-        subprocess.run(["ovs-vsctl", "--db=" + sandbox.ovsdb.remote, "--timeout=30", "set", "Open_vSwitch", ".",
+        subprocess.run(["ovs-vsctl", "--db=" + sandbox.ovsdb.remote, "--timeout=120", "set", "Open_vSwitch", ".",
                         "external_ids:bench=uplink"], check=True, capture_output=True)
         raw = run_uplink_client(sandbox.dbus.address, "uplink", args.runs, sandbox.ovsdb.socket_path,
                                 sandbox.ovsdb.remote)
         summary = summarize(raw)
+    if args.ports:
+        print("With %d ports on another bridge." % args.ports)
     print_report(summary, args.runs)
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": args.runs, "summary": summary, "samples": raw}, indent=2))
