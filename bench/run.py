@@ -20,7 +20,6 @@ Usage: ``./dev bench`` (or ``python bench/run.py [--calls N] [--signals N] [--js
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from harness import run_client_process  # noqa: E402
 
 from ovsdbus.testing.sandbox import Sandbox  # noqa: E402
 
@@ -57,16 +58,7 @@ def p99(samples):
 
 
 def run_client(bus, *args):
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
-    out = subprocess.run([sys.executable, str(HERE / "client.py"), bus, *map(str, args)],
-                         capture_output=True, text=True, env=env, timeout=900)
-    try:
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise SystemExit("benchmark client failed:\n%s\n%s" % (out.stdout, out.stderr)) from None
-    if "error" in result:
-        raise SystemExit("benchmark client failed: %s" % result["error"])
-    return result
+    return run_client_process("client.py", bus, *args)
 
 
 def time_vsctl(sandbox, n, args_of):

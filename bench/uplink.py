@@ -24,7 +24,6 @@ Usage: ``./dev bench --uplink`` (or ``python bench/uplink.py [--runs N] [--json 
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+sys.path.insert(0, str(HERE))
+
+from harness import run_client_process, run_client_with  # noqa: E402
 
 from ovsdbus.testing.sandbox import Sandbox, find_binary  # noqa: E402
 
@@ -207,28 +210,13 @@ def scenario_uplink():
 
 def client_main(argv):
     """Run bench/client.py with the uplink scenario added."""
-    sys.path.insert(0, str(HERE))
-    import client
-    from twisted.internet import reactor
-
-    client.SCENARIOS["uplink"] = scenario_uplink()
-    reactor.callWhenRunning(client.main, *argv)
-    reactor.run()
+    run_client_with("uplink", scenario_uplink(), argv)
 
 
 # -- the driver --------------------------------------------------------------------------------
 
 def run_uplink_client(bus, *args):
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
-    out = subprocess.run([sys.executable, str(HERE / "uplink.py"), "--client", bus, *map(str, args)],
-                         capture_output=True, text=True, env=env, timeout=1800)
-    try:
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise SystemExit("benchmark client failed:\n%s\n%s" % (out.stdout, out.stderr)) from None
-    if "error" in result:
-        raise SystemExit("benchmark client failed: %s" % result["error"])
-    return result
+    return run_client_process("uplink.py", "--client", bus, *args, timeout=1800)
 
 
 def ms(samples):

@@ -903,7 +903,6 @@ class BusService(Service):
                     self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}", None, entry)
         for change in delta.changed:
             self._encoded.pop(change.path, None)
-            self._body = None
             if change.changed or change.invalidated:
                 self._send(change.path, PROPERTIES.name, "PropertiesChanged", "sa{sv}as",
                            [change.interface, change.changed, change.invalidated])
@@ -965,12 +964,16 @@ class BusService(Service):
         every monitored table, see :mod:`ovsdbus.projection.tree`).
 
         Each object's entry is encoded once (when it is announced, or else when first asked for)
-        and kept until the object changes, and the whole body until any object changes, so a
-        client reading a tree of thousands of objects costs little more than copying bytes.
+        and kept until the object changes, so a client reading a tree of thousands of objects
+        costs little more than copying bytes.  The whole body is not kept: it would hold every
+        entry a second time (tens of megabytes at 10 000 ports), and joining them is quick.
+
+        A tree too large for one D-Bus message (every column of every row: from about 12 000
+        ports on) is refused with ``org.freedesktop.DBus.Error.LimitsExceeded`` before the body
+        is made.
         """
-        if self._body is not None:
-            return self._body
         entries = []
+        size = 0
         encoded = self._encoded
         # shown() gives (path, interface, properties), an object's interfaces next to each other.
         for path, shown in itertools.groupby(self.view.shown(), key=lambda entry: entry[0]):
@@ -981,8 +984,13 @@ class BusService(Service):
                     continue  # one object is left out, the others are still answered
                 encoded[path] = entry
             entries.append(entry)
-        self._body = bytes(dbuswire.array_of_entries(entries))
-        return self._body
+            size += len(entry) + 7
+        if size > dbuswire.MAX_MESSAGE_SIZE - 4096:   # the header takes a few hundred bytes
+            raise DBusErrorReply(DBUS_ERROR + "LimitsExceeded",
+                                 "the %d objects take about %d bytes, more than one D-Bus message may hold (%d): "
+                                 "read them with org.openvswitch.ovsdb.Database, or each with Properties.GetAll"
+                                 % (len(entries), size, dbuswire.MAX_MESSAGE_SIZE))
+        return dbuswire.array_of_entries(entries)
 
     @staticmethod
     def _encode_object(path, interfaces):

@@ -229,9 +229,23 @@ def _string_chunk(s):
     return chunk
 
 
+# The last large list of strings encoded, its length and its bytes (from the array's length
+# on, the same wherever the array stands: it starts 4-aligned and holds nothing aligned to
+# more).  A list answered again unchanged (ListBridgePorts keeps its answer until the
+# replica changes) is copied, not encoded again.  Lists handed to the encoder are not
+# modified afterwards (the length is checked all the same).
+_last_strings = (None, 0, b"")
+_REMEMBERED_STRINGS = 1024   # elements from which a list is remembered
+
+
 def _encode_string_array(buf, value):
     # The hot path of ListBridgePorts and friends: an array of strings or object paths.
+    global _last_strings
     _pad(buf, 4)
+    last, length, data = _last_strings
+    if value is last and len(value) == length:
+        buf += data
+        return
     at = len(buf)
     buf += b"\0\0\0\0"
     start = len(buf)
@@ -244,6 +258,8 @@ def _encode_string_array(buf, value):
         if padding:
             del buf[-padding:]
     buf[at:at + 4] = _U32.pack(len(buf) - start)
+    if len(chunks) >= _REMEMBERED_STRINGS and isinstance(value, list):
+        _last_strings = (value, len(value), bytes(buf[at:]))
 
 
 def _trailing_padding(chunk):
@@ -402,13 +418,19 @@ def encode_entry(entry_signature, key, value):
 
 
 def array_of_entries(entries):
-    """The body of a message whose only value is an array of already encoded dict entries."""
-    buf = bytearray(8)  # the array's length, then padding to the first entry's 8-aligned start
+    """The body (bytes) of a message whose only value is an array of already encoded dict entries.
+
+    Made in one copy of the entries (a body can be tens of megabytes: GetManagedObjects)."""
+    pieces = [b""]   # the array's length, with the padding to the first entry's 8-aligned start
+    length = 0
     for entry in entries:
-        _pad(buf, 8)
-        buf += entry
-    buf[0:4] = _U32.pack(len(buf) - 8)
-    return buf
+        padding = -length % 8
+        if padding:
+            pieces.append(_ZEROS[:padding])
+        pieces.append(entry)
+        length += padding + len(entry)
+    pieces[0] = _U32.pack(length) + _ZEROS[:4]
+    return b"".join(pieces)
 
 
 def encode_message(message_type, serial, fields, signature="", body=(), flags=0, raw_body=None):
@@ -423,12 +445,13 @@ def encode_message(message_type, serial, fields, signature="", body=(), flags=0,
     if signature:
         chunks.append(_field_chunk(SIGNATURE, signature))
     fields_length = sum(len(chunk) for chunk, _ in chunks) - (chunks[-1][1] if chunks else 0)
-    header = bytearray(_HEADER_START.pack(108, message_type, flags, 1, len(body_bytes), serial, fields_length))
-    header += b"".join([chunk for chunk, _ in chunks])
-    header += body_bytes
-    if len(header) > MAX_MESSAGE_SIZE:
-        raise ValueError("D-Bus message of %d bytes exceeds the limit" % len(header))
-    return bytes(header)
+    chunks = [chunk for chunk, _ in chunks]
+    chunks.insert(0, _HEADER_START.pack(108, message_type, flags, 1, len(body_bytes), serial, fields_length))
+    chunks.append(body_bytes)
+    message = b"".join(chunks)   # one copy of the body, which can be megabytes
+    if len(message) > MAX_MESSAGE_SIZE:
+        raise ValueError("D-Bus message of %d bytes exceeds the limit" % len(message))
+    return message
 
 
 def signal(serial, path, interface, member, signature="", body=(), raw_body=None):

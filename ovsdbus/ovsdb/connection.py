@@ -33,6 +33,8 @@ turns it into the differences.  A write the member refused before executing it (
 within its timeout.
 """
 
+import gc
+
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
 from twisted.internet import defer
@@ -50,6 +52,9 @@ from ovsdbus.ovsdb.schema import DatabaseSchema
 MONITOR_ID = "ovsdbus"
 SERVER_MONITOR_ID = "ovsdbus-server"
 SERVER_DATABASE = "_Server"
+#: Rows held from which the objects present after a sync are taken out of the cyclic garbage
+#: collector's sight (see ``OvsdbConnection._monitor_started``).
+FREEZE_AT_ROWS = 1000
 #: The columns of ``_Server``'s ``Database`` table the cluster checks read (those a server has).
 SERVER_COLUMNS = ("name", "model", "connected", "leader", "schema", "index")
 
@@ -358,6 +363,22 @@ class OvsdbConnection(Service):
             self.replica.use_schema(schema)
 
     def _monitor_started(self, started, protocol):
+        # The initial contents (or a resync) allocate objects that stay (rows, and the objects
+        # observers build from them): the cyclic collector, run every few hundred allocations,
+        # would walk the growing heap over and over.  It is paused while they are applied and
+        # followed; then, for a large database, what is there is moved out of its sight for
+        # good (gc.freeze), so that its full collections never walk the thousands of rows again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._apply_monitor_reply(started, protocol)
+        finally:
+            if collecting:
+                gc.enable()
+                if self.replica is not None and sum(map(len, self.replica.tables.values())) >= FREEZE_AT_ROWS:
+                    gc.freeze()
+
+    def _apply_monitor_reply(self, started, protocol):
         if started.found:
             changes = self.replica.apply_update(started.initial, started.version)
         else:

@@ -145,6 +145,10 @@ class Replica:
         self.tables = {t: {} for t in table_columns}
         #: Incremented by every call that changed anything.
         self.generation = 0
+        # {(table, uuid, column): (old value, new value, removed, added)} of the set columns the
+        # last update's diffs changed (see element_changes); filled while decoding.
+        self._element_diffs = {}
+        self._decoded_diffs = {}
         self.use_schema(schema)
 
     def use_schema(self, schema):
@@ -180,7 +184,9 @@ class Replica:
                 targets = [b.ref_table if b is not None and b.type == UUID and b.ref_table in self.tables
                            and b.ref_type == "strong" else None for b in (ctype.key, ctype.value)]
                 if any(targets):
-                    readers.append((column, _reference_differ(ctype, *targets)))
+                    # A set's references: the elements a diff removed and added are its changes.
+                    elements_of = targets[0] if not ctype.is_map and ctype.max != 1 else None
+                    readers.append((column, _reference_differ(ctype, *targets), elements_of))
             if readers:
                 references[table] = readers
             constrained[table] = frozenset(c for c in columns
@@ -195,7 +201,7 @@ class Replica:
         self._referenced = {t: {} for t in self.tables}
         for table, differs in references.items():
             for row in self.tables[table].values():
-                for column, differ in differs:
+                for column, differ, _ in differs:
                     for key in differ(_ABSENT, row[column])[1]:
                         counts = self._referenced[key[0]]
                         counts[key[1]] = counts.get(key[1], 0) + 1
@@ -209,6 +215,23 @@ class Replica:
     def row(self, table, uuid):
         """The row ``uuid`` of ``table``, or ``None``."""
         return self.tables[table].get(uuid)
+
+    def element_changes(self, change, column):
+        """``(removed, added)``: the elements set column ``column`` lost and gained in ``change``.
+
+        For a change of the update last applied they are the diff ovsdb-server sent, recorded
+        while applying it (so adding one port to a bridge of thousands costs nothing here); for
+        any other change (an insert, a delete, a resync's differences) they are computed from
+        the old and new values.
+        """
+        old = frozenset() if change.old is None else change.old[column]
+        new = frozenset() if change.new is None else change.new[column]
+        recorded = self._element_diffs.get((change.table, change.uuid, column))
+        if recorded is not None and recorded[0] is old and recorded[1] is new:
+            return recorded[2], recorded[3]
+        if old is new:
+            return (), ()
+        return old - new, new - old
 
     def find(self, table, **values):
         """The uuid of the row whose unique index columns equal ``values``, or ``None``.
@@ -236,6 +259,7 @@ class Replica:
         changes = self._decode(table_updates, version, self.tables)
         counts = self._check_references(changes)
         self._commit(changes, counts)
+        self._element_diffs = self._decoded_diffs
         return changes
 
     def resync(self, table_updates, version):
@@ -263,6 +287,7 @@ class Replica:
                     changes.append(RowChange(INSERT, table, uuid, None, new))
         counts = self._check_references(changes)
         self._commit(changes, counts)
+        self._element_diffs = {}
         return changes
 
     def _decode(self, table_updates, version, base):
@@ -271,6 +296,7 @@ class Replica:
             raise ProtocolError("table updates are not an object")
         decode = self._decode_v1 if version == 1 else self._decode_v2
         changes = []
+        self._decoded_diffs = {}
         for table, row_updates in table_updates.items():
             if table not in self.tables:
                 self._unmonitored_table(table)
@@ -413,7 +439,13 @@ class Replica:
         for column, diff in body.items():
             if column in new:
                 try:
-                    new[column] = columns[column].type.apply_diff(old[column], diff)
+                    ctype = columns[column].type
+                    if ctype.max != 1 and ctype.value is None:
+                        value, removed, added = ctype.set_diff(old[column], diff)
+                        new[column] = value
+                        self._decoded_diffs[(table, uuid, column)] = (old[column], value, removed, added)
+                    else:
+                        new[column] = ctype.apply_diff(old[column], diff)
                 except SchemaError as e:
                     raise SchemaError("column %s: %s" % (column, e)) from None
             else:
@@ -433,16 +465,24 @@ class Replica:
             final[(change.table, change.uuid)] = change.new
         tables = self.tables
         deltas = {}
+        recorded = self._decoded_diffs
         for change in changes:
             differs = self._references.get(change.table)
             if differs is None:
                 continue
-            for column, differ in differs:
+            for column, differ, elements_of in differs:
                 old_value = _ABSENT if change.old is None else change.old[column]
                 new_value = _ABSENT if change.new is None else change.new[column]
-                if old_value is new_value or old_value == new_value:
+                if old_value is new_value:
                     continue
-                removed, added = differ(old_value, new_value)
+                diff = recorded.get((change.table, change.uuid, column)) if elements_of is not None else None
+                if diff is not None:
+                    removed = [(elements_of, u) for u in diff[2]]
+                    added = [(elements_of, u) for u in diff[3]]
+                elif old_value == new_value:
+                    continue
+                else:
+                    removed, added = differ(old_value, new_value)
                 for key in removed:
                     deltas[key] = deltas.get(key, 0) - 1
                 for key in added:

@@ -347,7 +347,27 @@ class ColumnType:
                 else:
                     new[k] = v
             return new
-        return old ^ frozenset(self._atoms_from_wire(diff))
+        return self.set_diff(old, diff)[0]
+
+    def set_diff(self, old, diff):
+        """``(new, removed, added)``: a set column's ``modify`` diff (wire form) applied to the
+        frozenset ``old``, and the elements it removed and added (tuples).
+
+        The elements are found by looking each atom of the diff up in ``old``, and the new set
+        is made in one copy (a union, or a difference, or both when the diff does both), so a
+        one-element diff of a set of thousands (a bridge's ports) costs one copy of the set
+        and nothing more: a symmetric difference would walk both operands and build the
+        result element by element.
+        """
+        atoms = self._atoms_from_wire(diff)
+        removed = tuple(a for a in atoms if a in old)
+        added = tuple(a for a in atoms if a not in old) if len(removed) != len(atoms) else ()
+        if not atoms:
+            return old, removed, added
+        new = old.difference(removed) if removed else old
+        if added:
+            new = new.union(added)
+        return new, removed, added
 
     def __repr__(self):
         return "ColumnType(%r, %r, %r, %r)" % (self.key, self.value, self.min, self.max)

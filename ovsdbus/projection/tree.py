@@ -39,6 +39,7 @@ are converted, and values that are announced as invalidated or not at all are co
 when read.  Renaming a row (rare) costs a scan of the tables that can refer to it.
 """
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from twisted.logger import Logger
@@ -192,6 +193,53 @@ class LazyColumn:
         return "LazyColumn(%s, %s, %s)" % (self._table, self._uuid, self._column.name)
 
 
+class RowProperties(Mapping):
+    """The properties of a row's object, ``{name: (signature, value)}``, computed from the
+    replica when read: an object holds no copy of its row (a switch of thousands of interfaces
+    of dozens of columns would hold every value twice), and reading one property converts one
+    column.  Read-only; values are those of the replica now (every change is followed as it is
+    applied, so that is what the bus has announced)."""
+
+    __slots__ = ("_tree", "_shape", "_uuid")
+
+    def __init__(self, tree, shape, uuid):
+        self._tree = tree
+        self._shape = shape
+        self._uuid = uuid
+
+    def __getitem__(self, name):
+        if name == "_uuid":
+            return "s", self._uuid
+        column = self._tree.column_of(self._shape.name, name)
+        if column is None:
+            raise KeyError(name)
+        row = self._tree._replica.row(self._shape.name, self._uuid)
+        value = column.default if row is None else row[name]
+        return self._tree._value(self._shape, self._uuid, column, value)
+
+    def __iter__(self):
+        yield "_uuid"
+        for column in self._shape.columns:
+            yield column.name
+
+    def __len__(self):
+        return 1 + len(self._shape.columns)
+
+    def __contains__(self, name):
+        return name == "_uuid" or self._tree.column_of(self._shape.name, name) is not None
+
+    def items(self):
+        """``[(name, (signature, value))]`` of every property, the row read once."""
+        tree, shape, uuid = self._tree, self._shape, self._uuid
+        row = tree._replica.row(shape.name, uuid)
+        if row is None:
+            row = {c.name: c.default for c in shape.columns}
+        return list(tree.properties(shape, uuid, row).items())
+
+    def __repr__(self):
+        return "RowProperties(%s, %s)" % (self._shape.name, self._uuid)
+
+
 class ObjectTree:
     """The generic objects of a replica, kept in step by :meth:`update`.
 
@@ -204,8 +252,10 @@ class ObjectTree:
         self.quiet = {t: frozenset(c) for t, c in (quiet or {}).items()}
         #: ``{table: TableShape}`` of the schema in use.
         self.shapes = {}
-        #: ``{(table, uuid): (path, properties)}`` of every shown object.
+        #: ``{(table, uuid): (path, properties)}`` of every shown object (the properties are a
+        #: :class:`RowProperties`, computed when read).
         self.objects = {}
+        self._columns = {}        # table -> {column name: Column}
         self._keys = {}           # path -> (table, uuid)
         self._specs = {}          # interface -> InterfaceSpec
         self._referrers = {}      # table -> [(referring table, Column)]
@@ -240,6 +290,11 @@ class ObjectTree:
         shape = self.shapes.get(table)
         row = self._replica.row(table, uuid) if shape is not None and self._replica is not None else None
         return None if row is None else self._path(shape, uuid, row)
+
+    def column_of(self, table, name):
+        """The :class:`Column` ``name`` of ``table`` as shown, or None."""
+        columns = self._columns.get(table)
+        return None if columns is None else columns.get(name)
 
     def column_value(self, table, uuid, column):
         """The D-Bus value of ``column`` (a :class:`Column`) of a row, as the replica holds it now."""
@@ -313,6 +368,7 @@ class ObjectTree:
         self.objects, self._keys = {}, {}
         self._schema, self._table_columns = replica.schema, replica.table_columns
         self.shapes = table_shapes(replica.schema, replica.table_columns, self.quiet)
+        self._columns = {t: {c.name: c for c in shape.columns} for t, shape in self.shapes.items()}
         self._specs = {s.interface: s.spec for s in self.shapes.values()}
         referrers = {}
         for shape in self.shapes.values():
@@ -369,14 +425,13 @@ class ObjectTree:
             if path is None:
                 continue
             if before is None:
-                props = self.properties(shape, c.uuid, new)
+                props = RowProperties(self, shape, c.uuid)
                 objects[key] = (path, props)
                 self._keys[path] = key
                 added.append((path, shape.interface, props))
                 continue
             if old is None:
                 continue
-            props = before[1]
             diff = diffs.get(key)
             for column in shape.columns:
                 name = column.name
@@ -384,7 +439,6 @@ class ObjectTree:
                 if o is n or o == n:
                     continue
                 value = self._value(shape, c.uuid, column, n)
-                props[name] = value
                 if diff is None:
                     diff = diffs[key] = {}
                 diff[name] = value
@@ -421,12 +475,10 @@ class ObjectTree:
                     key = (table, uuid)
                     if not hit or key not in objects:
                         continue
-                    path, props = objects[key]
-                    new = self._value(shape, uuid, column, value)
-                    if new == props[column.name] and not hasattr(new[1], "resolve"):
-                        continue
-                    props[column.name] = new
-                    diffs.setdefault(key, {})[column.name] = new
+                    # The value names a row whose path changed: what it shows changed (unless
+                    # the row has no object before and after, a rename between two names
+                    # D-Bus cannot carry, which is announced all the same).
+                    diffs.setdefault(key, {})[column.name] = self._value(shape, uuid, column, value)
 
     def managed_objects(self):
         """``{path: {interface: properties}}`` of every object."""

@@ -37,6 +37,7 @@ module is the one place that decides how they are shown:
   looked up, and the rest of the object stays readable.
 """
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from twisted.logger import Logger
@@ -58,6 +59,7 @@ from ovsdbus.ovsdb.replica import DELETE, INSERT
 from ovsdbus.projection.text import BoundedCache, can_carry, carriable
 
 NO_OBJECT = "/"
+_NO_ENTRIES = {}   # shared by every empty map shown (values shown are never modified)
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -169,6 +171,57 @@ class LazyPaths:
         return self._view._paths(self._replica, self._table, self.uuids)
 
 
+class _Layout:
+    """The properties of one table's objects: their names and signatures, and each name's place."""
+
+    __slots__ = ("names", "signatures", "index")
+
+    def __init__(self, names, signatures):
+        self.names = tuple(names)
+        self.signatures = tuple(signatures)
+        self.index = {name: i for i, name in enumerate(self.names)}
+
+
+class DerivedProperties(Mapping):
+    """An object's properties, ``{name: (signature, value)}``, held as a tuple of values next to
+    its table's :class:`_Layout` (a dict of pairs per object would take several times the
+    memory, and a switch has tens of thousands of objects).  Read-only."""
+
+    __slots__ = ("_layout", "values")
+
+    def __init__(self, layout, values):
+        self._layout = layout
+        #: The values, in the layout's order.
+        self.values = values
+
+    def __getitem__(self, name):
+        i = self._layout.index[name]
+        return self._layout.signatures[i], self.values[i]
+
+    def __iter__(self):
+        return iter(self._layout.names)
+
+    def __len__(self):
+        return len(self.values)
+
+    def __contains__(self, name):
+        return name in self._layout.index
+
+    def items(self):
+        """``[(name, (signature, value))]`` in the declared order."""
+        return list(zip(self._layout.names, zip(self._layout.signatures, self.values, strict=True), strict=True))
+
+    def changed_since(self, before):
+        """``{name: (signature, value)}`` of the properties whose value differs in ``before``
+        (another DerivedProperties of the same table)."""
+        layout = self._layout
+        return {layout.names[i]: (layout.signatures[i], new)
+                for i, (old, new) in enumerate(zip(before.values, self.values, strict=True)) if old != new}
+
+    def __repr__(self):
+        return "DerivedProperties(%r)" % dict(self.items())
+
+
 class Signal(NamedTuple):
     """A root-interface signal to emit: name and string arguments."""
 
@@ -258,7 +311,7 @@ class TreeView:
         self._owners = {(owner, column): {} for owner, pairs in self._indexes.items() for column, _ in pairs}
         #: Counts renames of rows that PATHS properties list, which change the paths they show.
         self.renames = 0
-        self._compiled = {}          # table -> [(name, signature, derive(replica, uuid, row))]
+        self._compiled = {}          # table -> (_Layout, [derive(replica, uuid, row)])
 
     def at(self, path):
         """``(interface, properties)`` of the object shown at ``path``."""
@@ -368,18 +421,21 @@ class TreeView:
 
             def text_map(replica, uuid, row):
                 value = row[column]
-                return {} if not value else _text_map(value, values_are_text)
+                return _NO_ENTRIES if not value else _text_map(value, values_are_text)
             return text_map
         return lambda replica, uuid, row: self._derive(replica, uuid, row, prop)
 
     def properties(self, replica, table, uuid):
-        """``{name: (signature, value)}`` of the object for row ``uuid`` of ``table``."""
+        """``{name: (signature, value)}`` of the object for row ``uuid`` of ``table`` (a
+        :class:`DerivedProperties`)."""
         row = replica.row(table, uuid)
         compiled = self._compiled.get(table)
         if compiled is None:
-            compiled = self._compiled[table] = [(p.name, p.signature, self._compile(p))
-                                                for p in self.legacy[table].properties]
-        return {name: (signature, derive(replica, uuid, row)) for name, signature, derive in compiled}
+            declared = self.legacy[table].properties
+            compiled = self._compiled[table] = (_Layout([p.name for p in declared], [p.signature for p in declared]),
+                                                [self._compile(p) for p in declared])
+        layout, derivations = compiled
+        return DerivedProperties(layout, tuple([derive(replica, uuid, row) for derive in derivations]))
 
     # -- following changes -------------------------------------------------------
 
@@ -412,10 +468,10 @@ class TreeView:
                     rows_removed.setdefault(table, []).append(old["name"])
             renamed = old is not None and new is not None and old["name"] != new["name"]
             for column, member in indexes.get(table, ()):
-                old_members = old[column] if old is not None else frozenset()
                 new_members = new[column] if new is not None else frozenset()
                 owners = self._owners[(table, column)]
-                gained, lost = new_members - old_members, old_members - new_members
+                # What the update's diff said (not a walk of the whole set: a bridge has thousands).
+                lost, gained = replica.element_changes(c, column)
                 for m in gained:
                     owners[m] = c.uuid
                 for m in lost:
@@ -460,7 +516,7 @@ class TreeView:
                     removed.append((before[0], interface))
                 added.append((path, interface, props))
             else:
-                diff = {k: v for k, v in props.items() if before[1].get(k) != v}
+                diff = props.changed_since(before[1])
                 if diff:
                     changed.append((path, interface, diff))
             self.objects[key] = (path, props)

@@ -16,6 +16,7 @@ sends is still exactly right.
 import gc
 import struct
 
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from txdbus.message import parseMessage
 
@@ -123,6 +124,17 @@ class ManagedObjectsReuseTests(TestCase):
         port = objects[OBJECT_PATH + "/port/p7"]
         self.assertEqual(port["org.openvswitch.ovsdb.Port"]["Bridge"], OBJECT_PATH + "/bridge/br0")
         self.assertEqual(port["org.openvswitch.ovsdb.Table.Port"]["tag"], [])
+
+    def test_a_tree_too_large_for_one_message_is_refused_by_name(self):
+        """A tree whose GetManagedObjects answer would not fit one D-Bus message is refused with
+        org.freedesktop.DBus.Error.LimitsExceeded, saying why, instead of an internal error."""
+        self.apply(self.initial_bridge(["p%d" % i for i in range(20)]))
+        size = len(self.service.managed_objects_body())
+        self.patch(dbuswire, "MAX_MESSAGE_SIZE", size // 2 + 4096)
+        e = self.assertRaises(service_module.DBusErrorReply, self.service.managed_objects_body)
+        self.assertEqual(e.name, "org.freedesktop.DBus.Error.LimitsExceeded")
+        self.assertIn("%d objects" % (1 + 1 + 21 + 21), str(e))
+        self.assertEqual(service_module.to_dbus_error(Failure(e))[0], e.name)
 
     def initial_bridge(self, ports):
         rows = bridge_rows("br0", ports)

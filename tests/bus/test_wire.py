@@ -419,6 +419,16 @@ class StringArrayTests(TestCase):
         """A value that is not a string is refused, not encoded."""
         self.assertRaises(TypeError, encode_body, "as", [["a", 5]])
 
+    def test_a_long_list_answered_again(self):
+        """A list of thousands of names (ListBridgePorts' answer) encoded again, at another offset,
+        and another list of other names after it, each encode exactly as txdbus encodes them."""
+        names = ["port%d" % i for i in range(3000)]
+        other = names[:-1] + ["renamed"]
+        for signature, body in (("as", [names]), ("yas", [1, names]), ("sas", ["abc", names]),
+                                ("as", [other]), ("as", [names])):
+            theirs = b"".join(txdbus_marshal.marshal(signature, body)[1])
+            self.assertEqual(bytes(encode_body(signature, body)), theirs, signature)
+
 
 class StringsDBusCannotCarryTests(TestCase):
     """A D-Bus string is UTF-8 without NUL: dbus-daemon drops the connection of a sender that

@@ -244,6 +244,65 @@ class UpdateV2Tests(ReplicaTestCase):
             self.assertEqual(self.replica.row(c.table, c.uuid), c.new)
 
 
+class ElementChangesTests(ReplicaTestCase):
+    """What a set column lost and gained in a change, as observers (the object tree) read it."""
+
+    def setUp(self):
+        super().setUp()
+        self.load()
+
+    def bridge_change(self, changes):
+        return next(c for c in changes if c.table == "Bridge" and c.uuid == B1)
+
+    def test_diff_of_the_last_update(self):
+        """A port added to and one removed from a bridge in one update are the elements gained and lost."""
+        changes = self.replica.apply_update({"Bridge": {B1: {"modify": {"ports": uuids(P1, P2)}}},
+                                             "Port": {P2: {"insert": {"name": "p2"}}, P1: {"delete": None}}}, 2)
+        lost, gained = self.replica.element_changes(self.bridge_change(changes), "ports")
+        self.assertEqual((set(lost), set(gained)), ({P1}, {P2}))
+        self.assertEqual(self.replica.row("Bridge", B1)["ports"], frozenset([P2]))
+
+    def test_one_element_added_to_a_large_set(self):
+        """One port added to a bridge of 2 000 is one element gained, nothing lost, and the bridge holds all."""
+        many = ["%08x-0000-4000-8000-%012x" % (i, i) for i in range(2000)]
+        self.replica.apply_update({"Bridge": {B1: {"modify": {"ports": uuids(*many)}}},
+                                   "Port": {u: {"insert": {"name": "q%d" % i}} for i, u in enumerate(many)}}, 2)
+        changes = self.replica.apply_update({"Bridge": {B1: {"modify": {"ports": ["uuid", P2]}}},
+                                             "Port": {P2: {"insert": {"name": "p2"}}}}, 2)
+        self.assertEqual(self.replica.element_changes(self.bridge_change(changes), "ports"), ((), (P2,)))
+        self.assertEqual(self.replica.row("Bridge", B1)["ports"], frozenset([P1, P2, *many]))
+
+    def test_other_changes_are_computed(self):
+        """For a change not of the last update (an insert, an older change) the elements come from the rows."""
+        first = self.replica.apply_update({"Bridge": {B1: {"modify": {"ports": ["uuid", P2]}}},
+                                           "Port": {P2: {"insert": {"name": "p2"}}}}, 2)
+        self.replica.apply_update({"Port": {P1: {"modify": {"tag": 11}}}}, 2)
+        self.assertEqual(self.replica.element_changes(self.bridge_change(first), "ports"),
+                         (frozenset(), frozenset([P2])))
+        inserted = RowChange(INSERT, "Bridge", B3, None, bridge_row("br2", [P1]))
+        self.assertEqual(self.replica.element_changes(inserted, "ports"), (frozenset(), frozenset([P1])))
+
+    def test_reference_counts_follow_the_diff(self):
+        """A port a bridge no longer lists can be deleted; one it still lists cannot (its count followed the diff)."""
+        self.replica.apply_update({"Bridge": {B1: {"modify": {"ports": ["uuid", P2]}}},
+                                   "Port": {P2: {"insert": {"name": "p2"}}}}, 2)
+        self.replica.apply_update({"Bridge": {B1: {"modify": {"ports": ["uuid", P1]}}},
+                                   "Port": {P1: {"delete": None}}}, 2)
+        self.assertIsNone(self.replica.row("Port", P1))
+        before = self.snapshot()
+        self.assertRaises(ProtocolError, self.replica.apply_update, {"Port": {P2: {"delete": None}}}, 2)
+        self.assertEqual(self.snapshot(), before)
+
+    def test_set_diff_removes_and_adds_in_one_step(self):
+        """ColumnType.set_diff says what the diff removed and added, and gives the new set."""
+        ctype = SCHEMA.tables["Bridge"].columns["ports"].type
+        new, removed, added = ctype.set_diff(frozenset([P1, B1]), uuids(P1, P2))
+        self.assertEqual((new, removed, added), (frozenset([B1, P2]), (P1,), (P2,)))
+        unchanged = frozenset([P1])
+        self.assertIs(ctype.set_diff(unchanged, ["set", []])[0], unchanged)
+        self.assertRaises(SchemaError, ctype.set_diff, unchanged, uuids(P2, P2))
+
+
 class UpdateV1Tests(ReplicaTestCase):
     """update (version 1) row updates: old/new pairs."""
 

@@ -179,6 +179,21 @@ class ContentsTests(_FarmCase):
         self.assertEqual(delta.removed, [])
         self.assertEqual(delta.changed, [])
 
+    def test_properties_are_read_from_the_replica(self):
+        """An object's properties are those of its row now: after a change they read the new
+        value (one property, or all at once), and they say which properties there are."""
+        self.farm()
+        self.apply({"Barn": {U("Barn", "b1"): mod(size=7, tags=["map", [["k", "v"]]])}})
+        (_, props), = self.objects.interfaces_at(barn_path("b1")).items()
+        self.assertEqual(props["size"], ("x", 7))
+        self.assertEqual(props["tags"], ("a{ss}", {"k": "v"}))
+        self.assertEqual(props["_uuid"], ("s", U("Barn", "b1")))
+        self.assertEqual(sorted(props), ["_uuid", "animals", "built", "name", "size", "tags"])
+        self.assertEqual(len(props), 6)
+        self.assertNotIn("nope", props)
+        self.assertRaises(KeyError, lambda: props["nope"])
+        self.assertEqual(dict(props.items())["size"], ("x", 7))
+
     def test_path_of_and_back(self):
         """path_of gives a row's path ('/' for none); uuid_of_path and key_at resolve a path."""
         self.farm()

@@ -183,6 +183,20 @@ class InitialContentsTests(_ViewTestCase):
         self.assertEqual(names_of(delta.signals), [
             ("BridgeAdded", "br0"), ("PortAdded", "br0", "br0"), ("InterfaceAdded", "br0", "br0")])
 
+    def test_properties_read_like_a_dict_in_declared_order(self):
+        """An object's properties read like a dict: by name, in the order the interface declares
+        them, with a KeyError for a name it does not have."""
+        self.start(bridge_rows("br0"))
+        _, props = self.view.objects[("Port", U("Port", "br0"))]
+        self.assertEqual(list(props), [p.name for p in LEGACY["Port"].properties])
+        self.assertEqual(len(props), len(LEGACY["Port"].properties))
+        self.assertEqual(props["Tag"], ("x", -1))
+        self.assertEqual(props.get("Name"), ("s", "br0"))
+        self.assertIn("Bridge", props)
+        self.assertNotIn("Nope", props)
+        self.assertRaises(KeyError, lambda: props["Nope"])
+        self.assertEqual(dict(props.items()), {k: props[k] for k in props})
+
     def test_unset_values_have_documented_placeholders(self):
         """Columns that are unset show the documented placeholders: '' for optional strings,
         Tag -1, OfPort 0, MTU 0, empty arrays and dictionaries; references are object paths."""
