@@ -246,6 +246,29 @@ class FlowMethodTests(FlowsTestCase):
         self.assertEqual(heard, [(bridge_path("br0"), "FlowsChanged", ["br0", 0x44])])
 
 
+    @defer.inlineCallbacks
+    def test_object_manager_lists_flows_on_bridges(self):
+        """GetManagedObjects and InterfacesAdded list org.openvswitch.ovsdb.Flows (no properties) on each
+        bridge object, as Introspect does, so an ObjectManager client (GLib's) gets a proxy for it;
+        InterfacesRemoved names it when the bridge goes."""
+        heard = []
+        yield self.client.addMatch(lambda m: heard.append((m.member, m.body)), sender=realstack.BUS_NAME,
+                                   interface="org.freedesktop.DBus.ObjectManager")
+        objects = yield call(self.client, "GetManagedObjects", "", interface="org.freedesktop.DBus.ObjectManager")
+        self.assertEqual(objects[bridge_path("br0")][FLOWS], {})
+        self.assertNotIn(FLOWS, objects["/org/openvswitch/ovsdb/port/br0"])
+        self.stack.vsctl("add-br", "brx")
+        yield poll_until(lambda: any(m == "InterfacesAdded" and b[0] == bridge_path("brx") for m, b in heard), 10,
+                         what="InterfacesAdded of brx")
+        added = next(b[1] for m, b in heard if m == "InterfacesAdded" and b[0] == bridge_path("brx"))
+        self.assertEqual(added[FLOWS], {})
+        self.stack.vsctl("del-br", "brx")
+        yield poll_until(lambda: any(m == "InterfacesRemoved" and b[0] == bridge_path("brx") for m, b in heard), 10,
+                         what="InterfacesRemoved of brx")
+        removed = next(b[1] for m, b in heard if m == "InterfacesRemoved" and b[0] == bridge_path("brx"))
+        self.assertIn(FLOWS, removed)
+
+
 class SandboxFlowsTests(TestCase):
     """The sandbox (``./dev sandbox``) gives its ovsdbus the sandbox's run directory and a state
     directory inside the sandbox, so Flows reach the sandbox's ovs-vswitchd, not the system's."""

@@ -604,7 +604,10 @@ class SignalTests(_RealStackTestCase):
         self.assertEqual(objects[bridge_path("br0")], {BRIDGE_IFACE: {
             "Name": ("s", "br0"), "Ports": ("ao", [port_path("br0"), port_path("p1")]), "FailMode": ("s", ""),
             "DatapathType": ("s", ""), "Controllers": ("as", []), "Protocols": ("as", []), "Mirrors": ("as", []),
-            "ExternalIds": ("a{ss}", {}), "OtherConfig": ("a{ss}", {})}})
+            "ExternalIds": ("a{ss}", {}), "OtherConfig": ("a{ss}", {})},
+            # No properties: its methods run ovs-ofctl (see test_flows); listed so that ObjectManager
+            # clients make a proxy for it.
+            "org.openvswitch.ovsdb.Flows": {}})
         self.assertEqual(objects[port_path("p1")], {PORT_IFACE: {
             "Name": ("s", "p1"), "Bridge": ("o", bridge_path("br0")), "Interfaces": ("ao", [interface_path("p1")]),
             "Tag": ("x", -1), "Trunks": ("ax", []), "VlanMode": ("s", ""), "BondMode": ("s", ""), "Lacp": ("s", ""),

@@ -861,7 +861,6 @@ class BusService(Service):
         self.view = objects if objects is not None else object_tree()
         self._exported = {}  # path -> ExportedObject (their properties are the view's)
         self._encoded = {}   # path -> its encoded GetManagedObjects entry, until it changes
-        self._body = None    # the whole GetManagedObjects body, until any object changes
         self._bus_connection = None
         self._stopping = False
         self._outbox = collections.deque()
@@ -890,15 +889,18 @@ class BusService(Service):
         for path, interfaces in delta.removed:
             self._reexport(path)
             if self.handler is not None:
+                if self.flows is not None and api.BRIDGE_SPEC.name in interfaces:
+                    interfaces = sorted(interfaces + [FLOWS_INTERFACE])
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, interfaces])
         for path, interfaces in delta.added:
             self._reexport(path)
             if self.handler is not None:
+                interfaces = self._with_flows(interfaces)
                 # The body of InterfacesAdded is, byte for byte, the object's GetManagedObjects
                 # entry: encoded once, here (the values as they are now), and kept for both.
                 entry = self._encode_object(path, interfaces)
                 if entry is not None:
-                    if interfaces.keys() == self.view.interfaces_at(path).keys():
+                    if interfaces.keys() == self._interfaces_at(path).keys():
                         self._encoded[path] = entry
                     self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesAdded", "oa{sa{sv}}", None, entry)
         for change in delta.changed:
@@ -910,10 +912,20 @@ class BusService(Service):
             self._send(api.OBJECT_PATH, api.INTERFACE, signal.name, "s" * len(signal.args), list(signal.args))
         self._flush()
 
+    def _with_flows(self, interfaces):
+        """``interfaces`` (``{interface: properties}`` of an object), with org.openvswitch.ovsdb.Flows
+        (no properties) next to org.openvswitch.ovsdb.Bridge when the Flows interface is served."""
+        if self.flows is not None and api.BRIDGE_SPEC.name in interfaces:
+            return dict(interfaces, **{FLOWS_INTERFACE: {}})
+        return interfaces
+
+    def _interfaces_at(self, path):
+        """Every interface of the object at ``path`` with its properties, as ObjectManager lists them."""
+        return self._with_flows(self.view.interfaces_at(path))
+
     def _reexport(self, path):
         """Export the object at ``path`` with the interfaces it shows now (none: unexport it)."""
         self._encoded.pop(path, None)
-        self._body = None
         interfaces = self.view.interfaces_at(path)
         if not interfaces:
             if self._exported.pop(path, None) is not None and self.handler is not None:
@@ -979,7 +991,7 @@ class BusService(Service):
         for path, shown in itertools.groupby(self.view.shown(), key=lambda entry: entry[0]):
             entry = encoded.get(path)
             if entry is None:
-                entry = self._encode_object(path, {interface: props for _, interface, props in shown})
+                entry = self._encode_object(path, self._with_flows({interface: props for _, interface, props in shown}))
                 if entry is None:
                     continue  # one object is left out, the others are still answered
                 encoded[path] = entry
