@@ -259,8 +259,8 @@ class ManagedObjectsTests(TestCase):
         observer = errors.append
         globalLogPublisher.addObserver(observer)
         self.addCleanup(globalLogPublisher.removeObserver, observer)
-        service = SimpleNamespace(view=SimpleNamespace(shown=lambda: shown), _encoded={}, _body=None,
-                                  _encode_object=BusService._encode_object)
+        service = SimpleNamespace(view=SimpleNamespace(shown=lambda: shown), _encoded={},
+                                  _encode_object=BusService._encode_object, _with_flows=lambda interfaces: interfaces)
         body = BusService.managed_objects_body(service)
         raw = dbuswire.method_return(2, 1, ":1.1", "a{oa{sa{sv}}}", raw_body=body)
         self.assertEqual(parseMessage(raw, []).body, [{"/a/good": {"i.x": {"N": "fine"}},

@@ -251,10 +251,14 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
       from the manager's path, where GLib's object manager client listens.
     """
 
-    def __init__(self, connection, manager_path, managed_objects_body, before_reply=lambda: None):
+    def __init__(self, connection, manager_path, managed_objects_body, before_reply=lambda: None, objects=None):
         super().__init__(connection)
         self.manager_path = manager_path
         self.managed_objects_body = managed_objects_body
+        #: The objects made when a call reaches them rather than exported one by one: anything with
+        #: ``at(path) -> ExportedObject or None`` and ``paths()`` (the service's tree of rows, where
+        #: tens of thousands of objects held as ExportedObjects would cost megabytes for nothing).
+        self.objects = objects
         #: Called before each reply is sent: the service sends the signals it still holds, so a
         #: caller has heard of every change made before the answer it gets.
         self.before_reply = before_reply
@@ -264,6 +268,13 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
 
     def unexportObject(self, objectPath):
         self.exports.pop(objectPath, None)
+
+    def object_at(self, path):
+        """The object at ``path``: an exported one, or one of :attr:`objects`; None if there is none."""
+        obj = self.exports.get(path)
+        if obj is None and self.objects is not None:
+            obj = self.objects.at(path)
+        return obj
 
     def send(self, raw):
         """Write one encoded message to the bus."""
@@ -319,7 +330,7 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
             if path != self.manager_path:
                 return self._error(msg, DBUS_ERROR + "UnknownInterface", "%s is not an object manager" % path)
             return self._reply(msg, "a{oa{sa{sv}}}", raw_body=self.managed_objects_body())
-        obj = self.exports.get(path)
+        obj = self.object_at(path)
         if obj is None:
             return self._error(msg, DBUS_ERROR + "UnknownObject", "no object at %s" % path)
         if interface is not None and interface not in obj.specs:
@@ -366,9 +377,10 @@ class ObjectHandler(txdbus_objects.DBusObjectHandler):
 
     def introspect(self, path):
         """Introspection XML of ``path``: its interfaces and direct children; None if nothing is there."""
-        obj = self.exports.get(path)
+        obj = self.object_at(path)
         prefix = path if path.endswith("/") else path + "/"
-        children = sorted({p[len(prefix):].partition("/")[0] for p in self.exports if p.startswith(prefix)})
+        paths = itertools.chain(self.exports, self.objects.paths() if self.objects is not None else ())
+        children = sorted({p[len(prefix):].partition("/")[0] for p in paths if p.startswith(prefix)})
         if obj is None and not children:
             return None
         lines = ['<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"',
@@ -859,7 +871,6 @@ class BusService(Service):
         self.handler = None
         self.root = RootObject(operations, connection, self.authorize, database, paths=lambda: self.view)
         self.view = objects if objects is not None else object_tree()
-        self._exported = {}  # path -> ExportedObject (their properties are the view's)
         self._encoded = {}   # path -> its encoded GetManagedObjects entry, until it changes
         self._bus_connection = None
         self._stopping = False
@@ -887,13 +898,13 @@ class BusService(Service):
     def _follow(self, changes):
         delta = self.view.update(self.connection.replica, changes)
         for path, interfaces in delta.removed:
-            self._reexport(path)
+            self._encoded.pop(path, None)
             if self.handler is not None:
                 if self.flows is not None and api.BRIDGE_SPEC.name in interfaces:
                     interfaces = sorted(interfaces + [FLOWS_INTERFACE])
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, interfaces])
         for path, interfaces in delta.added:
-            self._reexport(path)
+            self._encoded.pop(path, None)
             if self.handler is not None:
                 interfaces = self._with_flows(interfaces)
                 # The body of InterfacesAdded is, byte for byte, the object's GetManagedObjects
@@ -923,14 +934,16 @@ class BusService(Service):
         """Every interface of the object at ``path`` with its properties, as ObjectManager lists them."""
         return self._with_flows(self.view.interfaces_at(path))
 
-    def _reexport(self, path):
-        """Export the object at ``path`` with the interfaces it shows now (none: unexport it)."""
-        self._encoded.pop(path, None)
+    def paths(self):
+        """The paths of the objects of the tree (for Introspect's child nodes)."""
+        return self.view.paths()
+
+    def at(self, path):
+        """The object at ``path`` with the interfaces it shows now, made for one call (None if there is
+        none): the tree's objects are not kept as ExportedObjects (see :class:`ObjectHandler`)."""
         interfaces = self.view.interfaces_at(path)
         if not interfaces:
-            if self._exported.pop(path, None) is not None and self.handler is not None:
-                self.handler.unexportObject(path)
-            return
+            return None
         specs = [self.view.spec(i) for i in sorted(interfaces)]
         handlers = {}
         if self.flows is not None and api.BRIDGE_SPEC.name in interfaces:
@@ -942,11 +955,8 @@ class BusService(Service):
                 return shown["Name"][1]
             specs.append(FLOWS_SPEC)
             handlers = flows_handlers(self.flows, bridge_name, self.authorize)
-        obj = ExportedObject(path, specs, handlers,
-                             properties=lambda iface, path=path: self.view.interfaces_at(path).get(iface, {}))
-        self._exported[path] = obj
-        if self.handler is not None:
-            self.handler.exportObject(obj)
+        return ExportedObject(path, specs, handlers,
+                              properties=lambda iface, path=path: self.view.interfaces_at(path).get(iface, {}))
 
     def _state_changed(self, synced):
         # One PropertiesChanged for Connected and, when they changed with it, where ovsdbus is.
@@ -1079,12 +1089,10 @@ class BusService(Service):
     def _connected(self, bus_connection):
         _close_passed_fds(bus_connection)
         handler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects_body,
-                                before_reply=self._flush_before_reply)
+                                before_reply=self._flush_before_reply, objects=self)
         bus_connection.objHandler = handler
         bus_connection.notifyOnDisconnect(self._disconnected)
         handler.exportObject(self.root)
-        for obj in self._exported.values():
-            handler.exportObject(obj)
         self._bus_connection = bus_connection
         self.authorizer = Authorizer(self.policy, TxdbusBusQueries(bus_connection))
         self.handler = handler

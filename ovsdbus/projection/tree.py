@@ -554,6 +554,10 @@ class Objects:
         """``{interface: properties}`` of the object at ``path`` (empty if there is none)."""
         return self._interfaces.get(path, {})
 
+    def paths(self):
+        """The paths of every object (a live view: do not change the tree while iterating)."""
+        return self._interfaces.keys()
+
     def shown(self):
         """``(path, interface, properties)`` for each interface of every object, those of one
         object next to each other."""

@@ -5,9 +5,11 @@ answered from the replica with no OVSDB request.  Each write verb has a planner,
 pure function ``plan_<verb>(replica, ...) -> [operation, ...]`` that checks the
 caller's request against the replica (raising NotFound, AlreadyExists or
 InvalidArgs) and builds one atomic transaction that starts with ``wait``
-operations (timeout 0) asserting exactly what the plan assumed.  If another
-writer changed any of it meanwhile, the transaction fails without changing
-anything, and :class:`Operations` plans again from the updated replica — so two
+operations (timeout 0) asserting exactly what the plan assumed (a new name's
+absence from a table the transaction inserts it into is asserted by that table's
+unique index instead: ovsdb-server evaluates a ``wait`` by scanning the table).
+If another writer changed any of it meanwhile, the transaction fails without
+changing anything, and :class:`Operations` plans again from the updated replica — so two
 concurrent CreateBridge("br0") give one success and one AlreadyExists, and a port
 added to a bridge another client just deleted gives NotFound, never a dangling row.
 """
@@ -23,6 +25,7 @@ from ovsdbus.ovsdb.errors import (
     TransactionError,
     WaitTimedOut,
 )
+from ovsdbus.ovsdb.txn import is_index_conflict
 
 #: The tables and columns ovsdbus mirrors.
 MONITORED_COLUMNS = {
@@ -232,8 +235,11 @@ def plan_create_bridge(replica, name):
     """Bridge ``name`` with its local Port and ``internal`` Interface, linked from Open_vSwitch."""
     _require_unused(replica, name, "bridge name")
     root = _root_uuid(replica)
-    return [wait_present("Open_vSwitch", root)] + [wait_absent(t, name) for t in NAMED_TABLES] \
-        + _insert_port(name, "internal") + [
+    # No wait for the name's absence: the transaction inserts a Bridge, a Port and an Interface of
+    # that name, and each table's unique index on name makes the server refuse it if another
+    # writer took the name meanwhile (then :class:`Operations` plans again and finds the name
+    # used).  A wait would cost the server a scan of each table (it has no index for waits).
+    return [wait_present("Open_vSwitch", root)] + _insert_port(name, "internal") + [
             {"op": "insert", "table": "Bridge", "row": {"name": name, "ports": _named("new_port")},
              "uuid-name": "new_bridge"},
             {"op": "mutate", "table": "Open_vSwitch", "where": [["_uuid", "==", _uuid(root)]],
@@ -258,8 +264,9 @@ def plan_add_port(replica, bridge, port):
     """Port ``port`` with an Interface of the same name on ``bridge``."""
     uuid = _require_bridge(replica, bridge)
     _require_unused(replica, port, "port name")
-    return [wait_present("Bridge", uuid)] + [wait_absent(t, port) for t in NAMED_TABLES] \
-        + _insert_port(port) + [
+    # The Port and Interface inserted hold the name in their tables' unique indexes; only the Bridge
+    # table needs a wait for its absence (see plan_create_bridge).
+    return [wait_present("Bridge", uuid), wait_absent("Bridge", port)] + _insert_port(port) + [
             {"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", _uuid(uuid)]],
              "mutations": [["ports", "insert", _uuid_set(_named("new_port"))]]},
             {"op": "comment", "comment": "ovsdbus: AddPort %s %s" % (bridge, port)},
@@ -354,7 +361,9 @@ class Operations:
             operations = planner(replica, *args)
             try:
                 yield self.connection.transact(operations)
-            except WaitTimedOut:
+            except TransactionError as e:
+                if not (isinstance(e, WaitTimedOut) or is_index_conflict(e)):
+                    raise
                 # Someone changed what we assumed.  The server sends their update
                 # before our reply, so the replica normally has it already; if not,
                 # wait for it before planning again.
