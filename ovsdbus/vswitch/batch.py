@@ -61,7 +61,8 @@ _LONGEST_WAIT = 3600.0
 #: Most commands one batch may hold.
 MAX_COMMANDS = 10000
 
-#: Most batches (WaitUntil calls) that may wait at once for their conditions to hold.
+#: Most batches (WaitUntil calls) that may wait at once for their conditions to hold, and most with
+#: wait "applied" under way at once.
 MAX_WAITING = 256
 
 _UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -134,6 +135,7 @@ class Database:
         self.uuid_of_path = uuid_of_path
         self.clock = clock or connection.clock
         self.waiting = 0   # batches waiting now for a WaitUntil to hold
+        self.applying = 0  # batches with wait "applied" under way (at most MAX_WAITING)
 
     @property
     def replica(self):
@@ -272,10 +274,25 @@ class Database:
             return defer.fail(e)
         return self._run(checked, options)
 
-    @defer.inlineCallbacks
     def _run(self, checked, options):
+        wait_applied = options.get("wait") == "applied" and not options.get("dry_run", False)
+        if not wait_applied:
+            return self._attempts(checked, options, False)
+        # Refused before anything is sent: a change committed and then refused would look failed.
+        if self.applying >= MAX_WAITING:
+            return defer.fail(ResourcesExhausted(
+                "resources exhausted", "%d calls are waiting for ovs-vswitchd already; try again later, or "
+                "without wait \"applied\"" % self.applying))
+        self.applying += 1
+
+        def done(result):
+            self.applying -= 1
+            return result
+        return self._attempts(checked, options, True).addBoth(done)
+
+    @defer.inlineCallbacks
+    def _attempts(self, checked, options, wait_applied):
         dry_run = options.get("dry_run", False)
-        wait_applied = options.get("wait") == "applied" and not dry_run
         started = self.clock.seconds()
         for attempt in range(1, self.max_attempts + 1):
             replica, plan = yield self._plan_when_ready(checked, options, started)

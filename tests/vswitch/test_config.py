@@ -7,8 +7,9 @@ import os
 from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
-from ovsdbus.ovsdb.errors import AlreadyExists, ConstraintViolation, InvalidArgs, NotFound
+from ovsdbus.ovsdb.errors import AlreadyExists, ConstraintViolation, InvalidArgs, NotFound, ResourcesExhausted
 from ovsdbus.testing import FakeOvsdb, FakeOvsdbFactory, sandbox
+from ovsdbus.vswitch.batch import MAX_WAITING
 from ovsdbus.vswitch.errors import ApplyFailed, NotApplied
 from tests.realstack import poll_until, require_programs
 from tests.vswitch.test_batch import _Base
@@ -286,6 +287,23 @@ class FakeServerConfigTests(_ConfigBase, TestCase):
         self.assertIn("bad0: could not add network device bad0", str(e))
         self.assertEqual(e.failures, [("bad0", "could not add network device bad0")])
         self.assertIn("bad0", self.names("Port"))
+
+    @defer.inlineCallbacks
+    def test_waits_for_ovs_vswitchd_are_bounded(self):
+        """At most MAX_WAITING calls wait for ovs-vswitchd at once; one more is refused with
+        ResourcesExhausted before anything is sent (nothing committed), and is taken again once one
+        of them has returned."""
+        start = self._next_cfg()
+        # Writes that change nothing: each transaction is then only the next_cfg bump.
+        waiting = [self.do("SetPortOptions", {"wait": "applied"}, port="p1", options={}) for _ in range(MAX_WAITING)]
+        yield self.assertFailure(self.do("AddPort", {"wait": "applied"}, bridge="br0", port="late"),
+                                 ResourcesExhausted)
+        yield poll_until(lambda: self._next_cfg() == start + MAX_WAITING, what="every waiting write committed")
+        self.assertNotIn("late", self.names("Port"))
+        self._act_as_vswitchd(start + MAX_WAITING)
+        yield defer.gatherResults(waiting)
+        yield self.do("AddPort", {"wait": "commit"}, bridge="br0", port="late")
+        self.assertIn("late", self.names("Port"))
 
     @defer.inlineCallbacks
     def test_wait_applied_gives_up_with_not_applied(self):
