@@ -27,6 +27,7 @@ import atexit
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -175,6 +176,22 @@ class _Common:
 # ==============================================================================================
 # The verbs against a real ovs-vswitchd.
 # ==============================================================================================
+
+def readme_busctl_examples():
+    """The README's busctl example of each configuration verb, in order: ``[(method, argv after the
+    method)]`` (``$B`` stands for ``busctl call`` of the service)."""
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start = text.index("From the shell (`B='busctl call")
+    block = text[start:text.index("\n\n", text.index("    $B", start))]
+    examples = []
+    for command in block.replace("\\\n", " ").splitlines():
+        command = command.strip()
+        if command.startswith("$B "):
+            method, *args = shlex.split(command[3:], comments=True)
+            examples.append((method, args))
+    return examples
+
 
 class ConfigVerbsTests(_Common, TestCase):
     """Each verb through D-Bus, checked with ovs-vsctl and with ovs-vswitchd."""
@@ -796,6 +813,73 @@ class ConfigVerbsTests(_Common, TestCase):
 # ==============================================================================================
 # Refused calls change nothing (no ovs-vswitchd: nothing else writes).
 # ==============================================================================================
+
+    @defer.inlineCallbacks
+    def test_every_verb_as_the_readme_shows_it(self):
+        """Run each README busctl example of the configuration verbs in turn; after each, ovs-vsctl shows
+        its effect (the lookups answer what ovs-vsctl's port-to-br, iface-to-br, list-ifaces do)."""
+        for bridge in ("br0", "br-ext"):
+            self.vsctl("--if-exists", "del-br", bridge)
+            self.addCleanup(self.vsctl, "--if-exists", "del-br", bridge)
+        self.vsctl("add-br", "br0", "--", "add-br", "br-ext", "--", "add-port", "br0", "p1", "--",
+                   "add-port", "br0", "p2", "--", "add-port", "br0", "mon0")
+        self.addCleanup(self.vsctl, "del-manager")
+        self.addCleanup(self.vsctl, "del-ssl")
+        get = self.value
+        qos_rows = []
+        checks = {
+            "SetBridgeOptions": lambda: (get("Bridge", "br0", "datapath_type"), get("Bridge", "br0", "protocols"))
+            == ("netdev", ["OpenFlow13", "OpenFlow14"]),
+            "SetPortOptions": lambda: (get("Port", "p1", "tag"), get("Port", "p1", "other_config"))
+            == (10, {"priority-tags": "true"}),
+            # With wait applied: ovs-vswitchd has given p1 the OpenFlow port asked for.
+            "SetInterfaceOptions": lambda: get("Interface", "p1", "ofport_request") == 7
+            and get("Interface", "p1", "ofport") == 7,
+            "SetPortVlan": lambda: (get("Port", "p1", "vlan_mode"), get("Port", "p1", "tag")) == ("access", 10)
+            and (get("Port", "p2", "vlan_mode"), get("Port", "p2", "trunks")) in (([], []), ("trunk", [10, 20, 30])),
+            "AddBond": lambda: self.vsctl("list-ifaces", "br0").split().count("eth1") == 1
+            and (get("Port", "bond0", "bond_mode"), get("Port", "bond0", "lacp"), get("Port", "bond0", "other_config"))
+            == ("balance-tcp", "active", {"lacp-time": "fast"}),
+            "AddBondInterface": lambda: "eth3" in self.vsctl("list-ifaces", "br0").split(),
+            "DeleteBondInterface": lambda: "eth3" not in self.vsctl("list-ifaces", "br0").split(),
+            "AddTunnel": lambda: (get("Interface", "vx0", "type"), get("Interface", "vx0", "options"))
+            == ("vxlan", {"remote_ip": "192.0.2.10", "key": "42", "dst_port": "4789"}),
+            "AddPatch": lambda: (get("Interface", "patch-ext", "options"), get("Interface", "patch-int", "options"))
+            == ({"peer": "patch-int"}, {"peer": "patch-ext"}) and self.vsctl("port-to-br", "patch-int").strip()
+            == "br-ext",
+            "SetQoS": lambda: qos_rows.append(get("Port", "p1", "qos")) is None
+            and get("QoS", qos_rows[-1], "type") == "linux-htb"
+            and sorted(get("QoS", qos_rows[-1], "queues")) == [0, 1],
+            "ClearQoS": lambda: get("Port", "p1", "qos") == [] and qos_rows[-1] not in self.record_uuids("QoS"),
+            "AddMirror": lambda: get("Mirror", "m0", "select_all") is True
+            and get("Mirror", "m0", "output_port") == get("Port", "mon0", "_uuid"),
+            "DeleteMirror": lambda: get("Bridge", "br0", "mirrors") == [],
+            "SetControllers": lambda: self.vsctl("get-controller", "br0").split() == ["tcp:127.0.0.1:6653"]
+            and get("Controller", "br0", "inactivity_probe") == 30000,
+            "SetFailMode": lambda: self.vsctl("get-fail-mode", "br0").strip() == "secure",
+            "DeleteControllers": lambda: self.vsctl("get-controller", "br0").strip() == "",
+            "SetManagers": lambda: self.vsctl("get-manager").split() == ["ptcp:6640:127.0.0.1"],
+            "DeleteManagers": lambda: self.vsctl("get-manager").strip() == "",
+            "SetSSL": lambda: "Private key: /etc/openvswitch/key.pem" in self.vsctl("get-ssl")
+            and "Bootstrap: false" in self.vsctl("get-ssl"),
+            "DeleteSSL": lambda: self.vsctl("get-ssl").strip() == "",
+        }
+        answers = {"PortToBridge": lambda: 's "%s"' % self.vsctl("port-to-br", "p1").strip(),
+                   "InterfaceToBridge": lambda: 's "%s"' % self.vsctl("iface-to-br", "eth1").strip(),
+                   "ListInterfaces": lambda: "as %d %s" % (
+                       len(self.vsctl("list-ifaces", "br0").split()),
+                       " ".join('"%s"' % n for n in self.vsctl("list-ifaces", "br0").split()))}
+        examples = readme_busctl_examples()
+        self.assertEqual({m for m, _ in examples}, set(checks) | set(answers),
+                         "the README shows a busctl example of every configuration verb")
+        for method, args in examples:
+            code, out, err = yield realstack.busctl_call(self.stack.bus_address, method, *args)
+            self.assertEqual(code, 0, "%s %s: %s" % (method, " ".join(args), err))
+            if method in answers:
+                self.assertEqual(out.strip(), answers[method](), method)
+            else:
+                self.assertTrue(checks[method](), "%s %s: ovs-vsctl does not show it" % (method, " ".join(args)))
+
 
 class UnchangedOnErrorTests(_Common, TestCase):
     """Bad inputs, a failing last command, may_exist with different settings: a named error and an
