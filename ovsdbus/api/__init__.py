@@ -9,6 +9,7 @@ annotations) for the running service and for the files shipped in
 """
 
 import argparse
+import functools
 import os
 from typing import NamedTuple
 from xml.sax.saxutils import quoteattr
@@ -413,8 +414,10 @@ TRANSACT_OPTIONS = {"dry_run": "b", "comment": "s", "timeout": "d", "wait": "s",
 BATCH_OPTION_SIGNATURES = {"id": "s", "if_exists": "b", "may_exist": "b"}
 
 
+@functools.cache
 def batch_verbs():
-    """``{verb: MethodSpec}`` of every method ``Transact`` takes as a command."""
+    """``{verb: MethodSpec}`` of every method ``Transact`` takes as a command (one dict, made once:
+    do not change it)."""
     return {m.name: m for spec in (DATABASE_SPEC, ROOT_SPEC) for m in spec.methods if m.batchable}
 
 

@@ -172,6 +172,19 @@ class OvsdbConnection(Service):
         self._change_waiters[d] = timer
         return d
 
+    def caught_up(self, replica, generation, timeout):
+        """A Deferred that fires (with ``None``, never failing) once ``replica`` has moved past
+        ``generation``: at once if it has, else at the next change or after ``timeout`` seconds.
+
+        After a write failed because another writer changed what it relied on, the server has sent
+        their update before its reply, so the replica normally shows it already; this waits for it
+        when it does not, before the write is planned again."""
+        if replica.generation != generation:
+            return defer.succeed(None)
+        d = self.next_change(timeout)
+        d.addErrback(lambda failure: failure.trap(Timeout) and None)
+        return d
+
     def _change_timed_out(self, d):
         self._change_waiters.pop(d, None)
         d.errback(Timeout("no change from ovsdb-server"))

@@ -319,13 +319,9 @@ class Database:
                     if index is None:
                         raise
                     raise plan.wrap(e, index) from None
-                # Someone changed what the plan read.  The server sends their update before our
-                # reply, so the replica normally has it already; if not, wait for it.
-                if replica.generation == generation and attempt < self.max_attempts:
-                    try:
-                        yield self.connection.next_change(self.conflict_wait)
-                    except Timeout:
-                        pass
+                # Someone changed what the plan read: plan again once the replica shows it.
+                if attempt < self.max_attempts:
+                    yield self.connection.caught_up(replica, generation, self.conflict_wait)
                 continue
             if dry_run:
                 raise TransactionError("aborted", "the dry run's abort operation did not end the transaction")

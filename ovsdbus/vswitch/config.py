@@ -211,6 +211,19 @@ def _port_on_bridge(ctx, bridge_uuid, name, what="port"):
     return uuid
 
 
+def _existing_port(ctx, bridge_uuid, bridge, port):
+    """For ``may_exist``: ``(uuid, row, differences)`` of port ``port`` if it exists (``differences``
+    starting with its not being on ``bridge``), else ``(None, None, [])``."""
+    check_lookup_name(port, "port name")
+    existing = ctx.txn.find("Port", name=port)
+    if existing is None:
+        return None, None, []
+    differences = []
+    if existing not in ctx.txn.row("Bridge", bridge_uuid)["ports"]:
+        differences.append("it is not on bridge %r" % bridge)
+    return existing, ctx.txn.row("Port", existing), differences
+
+
 def _interface_names(ctx, port_row):
     return sorted(ctx.txn.row("Interface", i)["name"] for i in port_row["interfaces"]
                   if ctx.txn.row("Interface", i) is not None)
@@ -294,13 +307,8 @@ def plan_add_bond(ctx, bridge, port, interfaces, options=None, may_exist=False):
     txn = ctx.txn
     bridge_uuid = find_bridge(ctx, bridge)
     if may_exist:
-        check_lookup_name(port, "port name")
-        existing = txn.find("Port", name=port)
+        existing, row, differences = _existing_port(ctx, bridge_uuid, bridge, port)
         if existing is not None:
-            row = txn.row("Port", existing)
-            differences = []
-            if existing not in txn.row("Bridge", bridge_uuid)["ports"]:
-                differences.append("it is not on bridge %r" % bridge)
             names = _interface_names(ctx, row)
             if names != sorted(interfaces):
                 differences.append("its interfaces are %s, not %s" % (", ".join(names), ", ".join(sorted(interfaces))))
@@ -424,13 +432,8 @@ def plan_add_tunnel(ctx, bridge, port, type, remote_ip, options=None, may_exist=
     txn = ctx.txn
     bridge_uuid = find_bridge(ctx, bridge)
     if may_exist:
-        check_lookup_name(port, "port name")
-        existing = txn.find("Port", name=port)
+        existing, row, differences = _existing_port(ctx, bridge_uuid, bridge, port)
         if existing is not None:
-            row = txn.row("Port", existing)
-            differences = []
-            if existing not in txn.row("Bridge", bridge_uuid)["ports"]:
-                differences.append("it is not on bridge %r" % bridge)
             members = list(row["interfaces"])
             iface = txn.row("Interface", members[0]) if len(members) == 1 else None
             if iface is None or iface["name"] != port:

@@ -21,7 +21,6 @@ from ovsdbus.ovsdb.errors import (
     Disconnected,
     InvalidArgs,
     NotFound,
-    Timeout,
     TransactionError,
     WaitTimedOut,
 )
@@ -364,14 +363,9 @@ class Operations:
             except TransactionError as e:
                 if not (isinstance(e, WaitTimedOut) or is_index_conflict(e)):
                     raise
-                # Someone changed what we assumed.  The server sends their update
-                # before our reply, so the replica normally has it already; if not,
-                # wait for it before planning again.
-                if replica.generation == generation and attempt < self.max_attempts:
-                    try:
-                        yield self.connection.next_change(self.conflict_wait)
-                    except Timeout:
-                        pass
+                # Someone changed what we assumed: plan again once the replica shows it.
+                if attempt < self.max_attempts:
+                    yield self.connection.caught_up(replica, generation, self.conflict_wait)
                 continue
             return None
         raise TransactionError("conflict", "the database kept changing under %d attempts" % self.max_attempts)

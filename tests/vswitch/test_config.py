@@ -2,25 +2,23 @@
 ovs-vswitchd), through the batch facade, against the fake OVSDB and a real ovsdb-server.  The effect
 on a real ovs-vswitchd is tested end to end in tests/test_config_verbs.py."""
 
-import os
 
 from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
 from ovsdbus.ovsdb.errors import AlreadyExists, ConstraintViolation, InvalidArgs, NotFound, ResourcesExhausted
-from ovsdbus.testing import FakeOvsdb, FakeOvsdbFactory, sandbox
 from ovsdbus.vswitch.batch import MAX_WAITING
 from ovsdbus.vswitch.errors import ApplyFailed, NotApplied
-from tests.realstack import poll_until, require_programs
-from tests.vswitch.test_batch import _Base
+from tests.realstack import poll_until
+from tests.vswitch import test_batch
 
 
 class _ConfigBase:
     """The verbs on a database holding bridge br0 with port p1 (set up as test_batch's tests are,
     without running those tests again)."""
 
-    setUp = _Base.setUp
-    connect = _Base.connect
+    setUp = test_batch._Base.setUp
+    connect = test_batch._Base.connect
 
     def do(self, verb, txn_options=None, **args):
         d = self.database.transact([(verb, args)], txn_options)
@@ -240,15 +238,8 @@ class _ConfigBase:
 class FakeServerConfigTests(_ConfigBase, TestCase):
     """The configuration verbs against the fake OVSDB, which also plays ovs-vswitchd for ``wait``."""
 
-    def start_server(self):
-        self.socket_path = os.path.join(self.directory, "db.sock")
-        self.factory = FakeOvsdbFactory(FakeOvsdb.open_vswitch())
-        self.factory.listen_unix(self.socket_path)
-        self.addCleanup(self.factory.shutdown)
-        return self.socket_path
-
-    def snapshot(self):
-        return self.factory.db.dump()
+    start_server = test_batch.FakeServerTests.start_server
+    snapshot = test_batch.FakeServerTests.snapshot
 
     def _next_cfg(self):
         return self.database.list("Open_vSwitch", ["next_cfg"])[0]["next_cfg"]
@@ -319,14 +310,5 @@ class FakeServerConfigTests(_ConfigBase, TestCase):
 class RealServerConfigTests(_ConfigBase, TestCase):
     """The configuration verbs against a real ovsdb-server (its checks are the last word)."""
 
-    def start_server(self):
-        require_programs("ovsdb-tool", "ovsdb-server", "ovs-vsctl", "ovsdb-client")
-        self.server = sandbox.OvsdbServer(self.directory).start()
-        self.addCleanup(self.server.stop)
-        self.socket_path = str(self.server.socket_path)
-        return self.socket_path
-
-    def snapshot(self):
-        argv = [sandbox.find_binary("ovsdb-client"), "dump", "--format=json", self.server.remote, "Open_vSwitch"]
-        return sandbox._run(argv, env=self.server._ovs_env())
-
+    start_server = test_batch.RealServerTests.start_server
+    snapshot = test_batch.RealServerTests.snapshot

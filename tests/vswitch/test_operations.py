@@ -7,6 +7,7 @@ import unittest
 from twisted.internet import defer, task
 from twisted.trial.unittest import TestCase
 
+from ovsdbus.ovsdb.connection import OvsdbConnection
 from ovsdbus.ovsdb.errors import (
     AlreadyExists,
     ConstraintViolation,
@@ -468,6 +469,9 @@ class StubConnection:
         self.transactions.append(ops)
         self.pending.append(d)
         return d
+
+    #: The real waiting for the replica to catch up, over this stub's next_change.
+    caught_up = OvsdbConnection.caught_up
 
     def next_change(self, timeout):
         d = defer.Deferred()
