@@ -38,6 +38,7 @@ from txdbus import objects as txdbus_objects
 
 from ovsdbus import api
 from ovsdbus.api.errors import FAILED, dbus_error_name
+from ovsdbus.bus import signatures
 from ovsdbus.bus import wire as dbuswire
 from ovsdbus.bus.authorization import MODIFY_ACTION, Authorizer, BusQueries, Credentials, Policy
 from ovsdbus.bus.flows import FLOWS_INTERFACE, FLOWS_SPEC, flows_handlers
@@ -49,6 +50,8 @@ from ovsdbus.projection.view import TreeView, shown_names
 from ovsdbus.vswitch.config import opens_remote_control
 
 log = Logger()
+# Incoming messages are decoded by txdbus; keep its splits of their signatures.
+signatures.install()
 
 PROPERTIES = api.InterfaceSpec(
     "org.freedesktop.DBus.Properties",

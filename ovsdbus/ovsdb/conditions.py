@@ -61,6 +61,7 @@ from ovsdbus.ovsdb.schema import (
     SymbolicRef,
     is_uuid,
 )
+from ovsdbus.ovsdb.sets import SET_TYPES
 
 #: The arithmetic operators: compare the column with ovs-vsctl's order on sets.
 ARITHMETIC_OPERATORS = ("=", "!=", "<", ">", "<=", ">=")
@@ -186,7 +187,7 @@ def _atoms(table, column, base, value):
     """A condition's value (atom, None, or a collection of atoms) as a frozenset of atoms."""
     if value is None:
         return frozenset()
-    if isinstance(value, (set, frozenset, list, tuple)):
+    if isinstance(value, SET_TYPES + (list, tuple)):
         atoms = [_check_atom(table, column, base, a) for a in value]
         result = frozenset(atoms)
         if len(result) != len(atoms):

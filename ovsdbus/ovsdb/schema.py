@@ -17,10 +17,14 @@ map                       ``dict`` of atom to atom (never mutated)
 Atoms are ``int``, ``float``, ``bool``, ``str``; a uuid is its ``str`` form
 (the type says it is a uuid), and a named uuid inside a transaction is a
 :class:`NamedUuid`.  On the wire a one-element set may arrive as the bare atom,
-which the decoders accept.
+which the decoders accept.  A large set that a replica's diff changed is a
+:class:`~ovsdbus.ovsdb.sets.VersionedSet` (read-only, like a ``frozenset``): test a value
+with ``isinstance(value, SET_TYPES)``, not against ``frozenset``.
 """
 
 import re
+
+from ovsdbus.ovsdb.sets import changed_set
 
 INTEGER, REAL, BOOLEAN, STRING, UUID = "integer", "real", "boolean", "string", "uuid"
 ATOMIC_TYPES = (INTEGER, REAL, BOOLEAN, STRING, UUID)
@@ -351,23 +355,17 @@ class ColumnType:
 
     def set_diff(self, old, diff):
         """``(new, removed, added)``: a set column's ``modify`` diff (wire form) applied to the
-        frozenset ``old``, and the elements it removed and added (tuples).
+        set ``old``, and the elements it removed and added (tuples).
 
-        The elements are found by looking each atom of the diff up in ``old``, and the new set
-        is made in one copy (a union, or a difference, or both when the diff does both), so a
-        one-element diff of a set of thousands (a bridge's ports) costs one copy of the set
-        and nothing more: a symmetric difference would walk both operands and build the
-        result element by element.
+        The elements are found by looking each atom of the diff up in ``old``; the new set is
+        made by :func:`~ovsdbus.ovsdb.sets.changed_set`, so a one-element diff of a set of
+        thousands (a bridge's ports) costs what changed: the large set is a
+        :class:`~ovsdbus.ovsdb.sets.VersionedSet` sharing its storage with ``old``.
         """
         atoms = self._atoms_from_wire(diff)
         removed = tuple(a for a in atoms if a in old)
         added = tuple(a for a in atoms if a not in old) if len(removed) != len(atoms) else ()
-        if not atoms:
-            return old, removed, added
-        new = old.difference(removed) if removed else old
-        if added:
-            new = new.union(added)
-        return new, removed, added
+        return changed_set(old, removed, added), removed, added
 
     def __repr__(self):
         return "ColumnType(%r, %r, %r, %r)" % (self.key, self.value, self.min, self.max)

@@ -46,6 +46,7 @@ from collections.abc import Mapping
 
 from ovsdbus.ovsdb.errors import ConstraintViolation, InvalidArgs, NotFound, ReferentialIntegrity
 from ovsdbus.ovsdb.schema import UUID, NamedUuid, SchemaError
+from ovsdbus.ovsdb.sets import SET_TYPES
 
 #: Reading more rows than this of one table with the same columns asserts the whole
 #: table's values of those columns in one ``wait`` instead of one ``wait`` per row; so do
@@ -265,7 +266,7 @@ class Txn:
             elif ctype.is_optional:
                 _check_atoms(ctype.key, () if value is None else (value,))
             else:
-                if not isinstance(value, (set, frozenset)):
+                if not isinstance(value, SET_TYPES):
                     raise SchemaError("expected a set, got %r" % (value,))
                 _check_atoms(ctype.key, value)
             ctype.check(value)
@@ -562,7 +563,7 @@ class Txn:
                 for k, v in value.items():
                     visit(k)
                     visit(v)
-            elif isinstance(value, (list, tuple, set, frozenset)):
+            elif isinstance(value, (list, tuple) + SET_TYPES):
                 for v in value:
                     visit(v)
 
@@ -747,7 +748,7 @@ def _part_atoms(ctype, part, value):
     keys (``part`` "key") or its map values (``part`` "value")."""
     if ctype.is_map:
         return value.keys() if part == "key" else value.values()
-    if isinstance(value, (set, frozenset, list, tuple)):
+    if isinstance(value, SET_TYPES + (list, tuple)):
         return value
     return () if value is None else (value,)
 

@@ -64,6 +64,7 @@ from ovsdbus.ovsdb.schema import (
     SymbolicRef,
     is_uuid,
 )
+from ovsdbus.ovsdb.sets import SET_TYPES
 from ovsdbus.projection.text import carriable
 
 #: What a scalar reference to a row that is not shown on the bus reads as.
@@ -190,10 +191,10 @@ def from_dbus(table, column, ctype, value, uuid_of_path=None, part=False):
             check.size(len(result))
         return result
     if ctype.min == 1 and ctype.max == 1 and not part:
-        if isinstance(value, (list, tuple, dict, set, frozenset)):
+        if isinstance(value, (list, tuple, dict) + SET_TYPES):
             check.fail(show_value(value))
         return check.atom(ctype.key, value)
-    items = value if isinstance(value, (list, tuple, set, frozenset)) else (value,)
+    items = value if isinstance(value, (list, tuple) + SET_TYPES) else (value,)
     inside = " in the array" if items is value else ""
     atoms = [check.atom(ctype.key, a, "", inside) for a in items]
     if len(atoms) > 1:
@@ -216,7 +217,7 @@ def from_dbus_keys(table, column, ctype, value, uuid_of_path=None):
     key), each checked against the key type: what ``Remove`` of a map's keys takes."""
     check = _Check(table, column, ctype, uuid_of_path)
     check.require_map()
-    items = value if isinstance(value, (list, tuple, set, frozenset)) else (value,)
+    items = value if isinstance(value, (list, tuple) + SET_TYPES) else (value,)
     return frozenset(check.atom(ctype.key, k, "key ") for k in items)
 
 
@@ -423,7 +424,7 @@ def show_value(value, limit=64, nested=False):
         items = list(value.items())
         shown = ", ".join("%s: %s" % (show_value(k, 16, True), show_value(v, 16, True)) for k, v in items[:4])
         return "{%s%s}" % (shown, ", ..." if len(items) > 4 else "")
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, (list, tuple) + SET_TYPES):
         if nested:
             return "[...]"
         items = list(value)

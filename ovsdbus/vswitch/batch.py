@@ -47,6 +47,7 @@ from ovsdbus.ovsdb.errors import (
     WaitTimedOut,
 )
 from ovsdbus.ovsdb.schema import ZERO_UUID, NamedUuid, SymbolicRef
+from ovsdbus.ovsdb.sets import VersionedSet
 from ovsdbus.ovsdb.txn import Txn, is_index_conflict
 from ovsdbus.vswitch import applied
 from ovsdbus.vswitch.dbverbs import Context, NotYet
@@ -448,7 +449,7 @@ def _substitute(value, refs, used, argument):
         return value
     if isinstance(value, Mapping):
         return {_substitute(k, refs, used, None): _substitute(v, refs, used, None) for k, v in value.items()}
-    if isinstance(value, frozenset):
+    if isinstance(value, (frozenset, VersionedSet)):
         return frozenset(_substitute(v, refs, used, None) for v in value)
     if isinstance(value, set):
         return {_substitute(v, refs, used, None) for v in value}
@@ -467,7 +468,7 @@ def _resolve(value, names):
         return value
     if isinstance(value, Mapping):
         return {_resolve(k, names): _resolve(v, names) for k, v in value.items()}
-    if isinstance(value, frozenset):
+    if isinstance(value, (frozenset, VersionedSet)):
         return frozenset(_resolve(v, names) for v in value)
     if isinstance(value, (list, tuple)):
         return type(value)(_resolve(v, names) for v in value)

@@ -24,6 +24,7 @@ import ipaddress
 from collections.abc import Mapping
 
 from ovsdbus.ovsdb.errors import AlreadyExists, ConstraintViolation, InvalidArgs, NotFound
+from ovsdbus.ovsdb.sets import SET_TYPES
 from ovsdbus.vswitch.dbverbs import (
     Verb,
     find_bridge,
@@ -101,7 +102,7 @@ def _column_value(table, column, kind, value, current):
             return value
         raise InvalidArgs("%s: expected a value, or -1 / '' to unset it, got %r" % (where, value))
     if kind == _SET:
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple) + SET_TYPES):
             raise InvalidArgs("%s: expected an array, got %r" % (where, value))
         elements = frozenset(value)
         if len(elements) != len(value):
@@ -170,7 +171,7 @@ def _differences(ctx, table, uuid, options, kinds):
 def _show(value):
     if value is None:
         return "unset"
-    if isinstance(value, frozenset):
+    if isinstance(value, SET_TYPES):
         return "[%s]" % ", ".join(str(v) for v in sorted(value, key=str))
     return repr(value)
 
@@ -258,7 +259,7 @@ def vlan_settings(mode, tag, trunks):
         raise InvalidArgs("VLAN mode %r is none of %s, or '' to unset it" % (mode, ", ".join(VLAN_MODES)))
     if not _is_int(tag) or not -1 <= tag <= 4095:
         raise InvalidArgs("tag must be a VLAN from 0 to 4095, or -1 for none, not %r" % (tag,))
-    if isinstance(trunks, (str, bytes)) or not isinstance(trunks, (list, tuple, set, frozenset)):
+    if isinstance(trunks, (str, bytes)) or not isinstance(trunks, (list, tuple) + SET_TYPES):
         raise InvalidArgs("trunks must be an array of VLANs, not %r" % (trunks,))
     bad = [t for t in trunks if not _is_int(t) or not 0 <= t <= 4095]
     if bad:
@@ -500,7 +501,7 @@ def _users(ctx, table, column, uuid, skip=None):
         if ruuid == skip:
             continue
         value = row[column]
-        if value == uuid or (isinstance(value, frozenset) and uuid in value) or \
+        if value == uuid or (isinstance(value, SET_TYPES) and uuid in value) or \
                 (isinstance(value, dict) and uuid in value.values()):
             found.append(ruuid)
     return found
