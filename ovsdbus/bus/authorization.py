@@ -24,6 +24,7 @@ import collections
 import os
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from ovsdbus.ovsdb.errors import AccessDenied
 
@@ -113,6 +114,7 @@ class Authorizer:
         self.policy = policy
         self.queries = queries
         self._credentials = collections.OrderedDict()
+        self._asking = {}   # bus name -> [Deferred] of calls waiting for the bus's answer
 
     def authorize(self, bus_name, action=MODIFY_ACTION, interactive=False):
         """Fire (with None) if ``bus_name`` may perform ``action``; fail with AccessDenied if not."""
@@ -140,12 +142,32 @@ class Authorizer:
                                    % credentials.uid)
         raise AccessDenied("uid %d may not change the switch (%s)" % (credentials.uid, action))
 
-    @defer.inlineCallbacks
     def _credentials_of(self, bus_name):
+        """Deferred :class:`Credentials` of ``bus_name``: kept from an earlier answer, or asked of
+        the bus once however many of its calls arrive before the answer does (a client that sends
+        hundreds of calls as it connects costs one question)."""
         cached = self._credentials.get(bus_name)
         if cached is not None:
             self._credentials.move_to_end(bus_name)
-            return cached
+            return defer.succeed(cached)
+        waiting = self._asking.get(bus_name)
+        answer = defer.Deferred()
+        if waiting is not None:
+            waiting.append(answer)
+            return answer
+        self._asking[bus_name] = [answer]
+        self._ask_credentials(bus_name).addBoth(self._credentials_answered, bus_name)
+        return answer
+
+    def _credentials_answered(self, result, bus_name):
+        for answer in self._asking.pop(bus_name):
+            if isinstance(result, Failure):
+                answer.errback(result)
+            else:
+                answer.callback(result)
+
+    @defer.inlineCallbacks
+    def _ask_credentials(self, bus_name):
         credentials = yield self.queries.credentials(bus_name)
         if not (isinstance(credentials, Credentials) and is_id(credentials.uid)
                 and all(is_id(g) for g in credentials.gids)):

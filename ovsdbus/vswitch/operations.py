@@ -15,6 +15,7 @@ added to a bridge another client just deleted gives NotFound, never a dangling r
 """
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from ovsdbus.ovsdb.errors import (
     AlreadyExists,
@@ -297,13 +298,29 @@ class Operations:
     Write verbs return Deferreds that fire once the change is committed (and visible
     in the replica); they are retried from a fresh plan when another writer changed
     what the plan assumed, up to ``max_attempts`` times.
+
+    Writes share transactions under load (group commit): a verb is planned and sent at once
+    while fewer than ``max_in_flight`` of this object's transactions await their reply;
+    otherwise it waits, and all that waited (up to :data:`MAX_GROUP`) are planned together,
+    from the replica as it is then, and sent as one transaction when a reply comes.  Each
+    call's plan is checked on its own (a bad name or a missing bridge fails that call only);
+    if the shared transaction fails at all, nothing of it was committed and each of its calls
+    runs again alone, so every caller gets the answer its own transaction would have had.
+    ovsdb-server's cost of a write grows with the sets it changes (a bridge's ports), so one
+    transaction for many ports costs it about what one port costs.
     """
 
-    def __init__(self, connection, max_attempts=5, conflict_wait=2.0):
+    #: The most calls one shared transaction holds.
+    MAX_GROUP = 256
+
+    def __init__(self, connection, max_attempts=5, conflict_wait=2.0, max_in_flight=2):
         self.connection = connection
         self.max_attempts = max_attempts
         self.conflict_wait = conflict_wait
+        self.max_in_flight = max_in_flight
         self._last_ports = None
+        self._waiting = []     # [(planner, args, Deferred)] of calls waiting for a transaction
+        self._in_flight = 0    # this object's transactions awaiting their reply (retries of one call aside)
 
     @property
     def replica(self):
@@ -352,12 +369,84 @@ class Operations:
         """Delete port ``port`` from ``bridge`` (see :func:`plan_delete_port`)."""
         return self._run(plan_delete_port, bridge, port)
 
-    @defer.inlineCallbacks
     def _run(self, planner, *args):
-        for attempt in range(1, self.max_attempts + 1):
-            replica = self.replica
+        d = defer.Deferred()
+        self._waiting.append((planner, args, d))
+        if self._in_flight < self.max_in_flight:
+            self._send_waiting()
+        return d
+
+    def _send_waiting(self):
+        """Plan the waiting calls and send them: alone, or together in one transaction."""
+        while self._waiting and self._in_flight < self.max_in_flight:
+            calls, self._waiting = self._waiting[:self.MAX_GROUP], self._waiting[self.MAX_GROUP:]
+            try:
+                replica = self.replica
+            except Disconnected:
+                failure = Failure()
+                for _, _, d in calls:
+                    d.errback(failure)
+                continue
             generation = replica.generation
-            operations = planner(replica, *args)
+            planned = []
+            for planner, args, d in calls:
+                try:
+                    planned.append((planner, args, d, planner(replica, *args)))
+                except Exception:
+                    d.errback(Failure())
+            if not planned:
+                continue
+            self._in_flight += 1
+            if len(planned) == 1:
+                planner, args, d, operations = planned[0]
+                sent = self._attempts(planner, args, operations, replica, generation)
+                sent.chainDeferred(d)
+            else:
+                sent = self._group(planned)
+            sent.addBoth(self._transaction_done)
+
+    def _transaction_done(self, result):
+        self._in_flight -= 1
+        self._send_waiting()
+        return None     # the calls' own Deferreds carry their results
+
+    @defer.inlineCallbacks
+    def _group(self, planned):
+        """One transaction for several planned calls; alone again if it fails."""
+        operations = []
+        for n, (_, _, _, ops) in enumerate(planned):
+            operations.extend(_renamed(ops, "_%d" % n))
+        try:
+            yield self.connection.transact(operations)
+        except TransactionError:
+            # Nothing of it was committed: each call on its own, with its own plan and answer.
+            for planner, args, d, _ in planned:
+                self._alone(planner, args).chainDeferred(d)
+            return
+        except Exception:
+            failure = Failure()
+            for _, _, d, _ in planned:
+                d.errback(failure)
+            return
+        for _, _, d, _ in planned:
+            d.callback(None)
+
+    def _alone(self, planner, args):
+        try:
+            replica = self.replica
+            return self._attempts(planner, args, planner(replica, *args), replica, replica.generation)
+        except Exception:
+            return defer.fail()
+
+    @defer.inlineCallbacks
+    def _attempts(self, planner, args, operations, replica, generation):
+        """Send ``operations`` (planned from ``replica`` at ``generation``); plan again and resend on a
+        conflict, up to ``max_attempts`` transactions in all."""
+        for attempt in range(1, self.max_attempts + 1):
+            if attempt > 1:
+                replica = self.replica
+                generation = replica.generation
+                operations = planner(replica, *args)
             try:
                 yield self.connection.transact(operations)
             except TransactionError as e:
@@ -369,3 +458,34 @@ class Operations:
                 continue
             return None
         raise TransactionError("conflict", "the database kept changing under %d attempts" % self.max_attempts)
+
+
+def _renamed(operations, suffix):
+    """``operations`` (made by the planners above) with every uuid-name given ``suffix``, so that
+    the plans of several calls can share one transaction.  Named uuids appear where these
+    planners put them: an insert's ``uuid-name``, its row's values and mutations' values."""
+    result = []
+    for op in operations:
+        if "uuid-name" in op or "row" in op or "mutations" in op:
+            op = dict(op)
+            if "uuid-name" in op:
+                op["uuid-name"] += suffix
+            if "row" in op:
+                op["row"] = {column: _renamed_value(value, suffix) for column, value in op["row"].items()}
+            if "mutations" in op:
+                op["mutations"] = [[column, mutator, _renamed_value(value, suffix)]
+                                   for column, mutator, value in op["mutations"]]
+        result.append(op)
+    return result
+
+
+def _renamed_value(value, suffix):
+    if isinstance(value, list) and len(value) == 2:
+        kind = value[0]
+        if kind == "named-uuid":
+            return ["named-uuid", value[1] + suffix]
+        if kind == "set":
+            return ["set", [_renamed_value(atom, suffix) for atom in value[1]]]
+        if kind == "map":
+            return ["map", [[_renamed_value(k, suffix), _renamed_value(v, suffix)] for k, v in value[1]]]
+    return value

@@ -110,6 +110,30 @@ class AuthorizerTests(unittest.TestCase):
             self.successResultOf(authorizer.authorize(":1.6"))
         self.assertEqual(bus.asked.count(("credentials", ":1.6")), 1)
 
+    def test_calls_before_the_answer_share_one_question(self):
+        """Calls of one caller arriving before the bus has answered are all decided by one
+        question; a refusal reaches each of them, and the next call asks again."""
+        bus = StubBus({})
+        pending = {}
+
+        def slow(bus_name):
+            bus.asked.append(("credentials", bus_name))
+            pending[bus_name] = defer.Deferred()
+            return pending[bus_name]
+        bus.credentials = slow
+        authorizer = Authorizer(Policy(allowed_uids={0}), bus)
+        calls = [authorizer.authorize(":1.7") for _ in range(50)] + [authorizer.authorize(":1.8")]
+        self.assertEqual(bus.asked, [("credentials", ":1.7"), ("credentials", ":1.8")])
+        for d in calls:
+            self.assertNoResult(d)
+        pending[":1.7"].callback(ROOT)
+        pending[":1.8"].errback(AccessDenied("gone"))
+        for d in calls[:-1]:
+            self.assertIsNone(self.successResultOf(d))
+        self.failureResultOf(calls[-1], AccessDenied)
+        self.assertNoResult(authorizer.authorize(":1.8"))
+        self.assertEqual(bus.asked.count(("credentials", ":1.8")), 2)
+
     def test_cache_is_bounded(self):
         """Many short-lived callers do not grow the cache without bound."""
         names = [":1.%d" % i for i in range(20)]

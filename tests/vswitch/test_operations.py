@@ -623,6 +623,84 @@ class OperationsTests(TestCase):
         self.assertRaises(Disconnected, self.ops.bridge_exists, "br0")
         self.assertEqual(self.connection.transactions, [])
 
+    def _two_in_flight_and_waiting(self, *ports):
+        """AddPort p1 and p2 sent (two transactions await replies), then AddPort of ``ports``."""
+        sent = [self.ops.add_port("br0", "p1"), self.ops.add_port("br0", "p2")]
+        waiting = [self.ops.add_port(bridge, port) for bridge, port in ports]
+        self.assertEqual(len(self.connection.transactions), 2)
+        return sent, waiting
+
+    def test_calls_waiting_for_a_reply_share_one_transaction(self):
+        """Beyond two transactions in flight, calls wait; at the next reply all that waited go in
+        one transaction holding each call's plan (uuid-names kept apart), and all succeed with it."""
+        sent, waiting = self._two_in_flight_and_waiting(("br0", "p3"), ("br1", "p4"), ("br0", "p5"))
+        for d in waiting:
+            self.assertNoResult(d)
+        self.connection.reply()
+        self.assertEqual(len(self.connection.transactions), 3)
+        shared = self.connection.transactions[2]
+        plans = [plan_add_port(self.replica, b, p) for b, p in (("br0", "p3"), ("br1", "p4"), ("br0", "p5"))]
+        self.assertEqual(len(shared), sum(len(p) for p in plans))
+        names = [op["uuid-name"] for op in shared if "uuid-name" in op]
+        self.assertEqual(len(names), 6)
+        self.assertEqual(len(set(names)), 6)
+        self.assertEqual([op["comment"] for op in shared if op["op"] == "comment"],
+                         ["ovsdbus: AddPort br0 p3", "ovsdbus: AddPort br1 p4", "ovsdbus: AddPort br0 p5"])
+        port_of_p4 = next(op["uuid-name"] for op in shared if op["op"] == "insert" and op["table"] == "Port"
+                          and op["row"]["name"] == "p4")
+        mutate_br1 = [op for op in shared if op["op"] == "mutate"][1]
+        self.assertEqual(mutate_br1["mutations"][0][2], ["set", [["named-uuid", port_of_p4]]])
+        self.connection.reply()
+        self.connection.reply()
+        for d in sent + waiting:
+            self.assertIsNone(self.successResultOf(d))
+
+    def test_bad_call_among_waiting_ones_fails_alone(self):
+        """A waiting call whose plan fails (no such bridge) gets its own error; the others go."""
+        sent, waiting = self._two_in_flight_and_waiting(("br0", "p3"), ("nope", "p4"), ("br0", "p5"))
+        self.connection.reply()
+        self.failureResultOf(waiting[1], NotFound)
+        comments = [op["comment"] for op in self.connection.transactions[2] if op["op"] == "comment"]
+        self.assertEqual(comments, ["ovsdbus: AddPort br0 p3", "ovsdbus: AddPort br0 p5"])
+
+    def test_failed_shared_transaction_runs_each_call_alone(self):
+        """When the shared transaction fails (nothing of it committed), each call is planned and
+        sent alone, and each gets the answer of its own transaction."""
+        sent, waiting = self._two_in_flight_and_waiting(("br0", "p3"), ("br0", "p4"))
+        self.connection.reply()
+        self.connection.reply()
+        self.connection.fail(ConstraintViolation("constraint violation", "Transaction causes multiple rows in "
+                                                 "\"Port\" table to have identical values (p4) for index on "
+                                                 "column \"name\".", None))
+        self.assertEqual(len(self.connection.transactions), 5)
+        self.assertEqual(self.connection.transactions[3], plan_add_port(self.replica, "br0", "p3"))
+        self.assertEqual(self.connection.transactions[4], plan_add_port(self.replica, "br0", "p4"))
+        self.connection.reply()
+        self.connection.fail(ConstraintViolation("constraint violation", "a constraint", None))
+        self.assertIsNone(self.successResultOf(waiting[0]))
+        self.failureResultOf(waiting[1], ConstraintViolation)
+
+    def test_shared_transaction_lost(self):
+        """A connection lost under a shared transaction fails each of its calls with Disconnected."""
+        sent, waiting = self._two_in_flight_and_waiting(("br0", "p3"), ("br0", "p4"))
+        self.connection.reply()
+        self.connection.reply()
+        self.connection.fail(Disconnected("lost"))
+        for d in waiting:
+            self.failureResultOf(d, Disconnected)
+        self.assertEqual(len(self.connection.transactions), 3)
+
+    def test_waiting_calls_fail_when_the_connection_is_gone(self):
+        """Calls still waiting when the connection is lost fail with Disconnected, unsent."""
+        sent, waiting = self._two_in_flight_and_waiting(("br0", "p3"), ("br0", "p4"))
+        self.connection.synced = False
+        self.connection.fail(Disconnected("lost"))
+        for d in waiting + sent[:1]:
+            self.failureResultOf(d, Disconnected)
+        self.assertEqual(len(self.connection.transactions), 2)
+        self.connection.fail(Disconnected("lost"))
+        self.failureResultOf(sent[1], Disconnected)
+
     def test_lost_while_waiting_for_change(self):
         """A connection lost while waiting to re-plan fails the verb with Disconnected."""
         d = self.ops.create_bridge("br9")
