@@ -942,6 +942,40 @@ class ReconnectTests(TestCase):
         self.assertEqual(self.stack.vsctl("list-br").split(), ["br0"])
 
     @defer.inlineCallbacks
+    def test_name_appears_once_the_tree_is_filled(self):
+        """The real service started on a database that already has a bridge: a client watching the
+        bus sees the name appear with Connected already true and the bridge's objects in
+        GetManagedObjects, and hears no InterfacesAdded or BridgeAdded for them."""
+        yield self.start()
+        self.stack.vsctl("add-br", "br0", "--", "add-port", "br0", "p1")
+        self.stack.service.stop(remove=False)
+        heard, appeared = [], defer.Deferred()
+
+        def received(msg):
+            heard.append((msg.member, msg.body))
+            if msg.member == "NameOwnerChanged" and msg.body[0] == api.BUS_NAME and msg.body[2] \
+                    and not appeared.called:
+                reads = defer.gatherResults([self.connected(), self.client.callRemote(
+                    api.OBJECT_PATH, "GetManagedObjects", interface="org.freedesktop.DBus.ObjectManager",
+                    destination=api.BUS_NAME)], consumeErrors=True)
+                reads.chainDeferred(appeared)
+        self.client.signalReceived = received
+        yield self.client.callRemote("/org/freedesktop/DBus", "AddMatch", interface="org.freedesktop.DBus",
+                                     destination="org.freedesktop.DBus", signature="s", body=["type='signal'"])
+        self.stack.service.start(wait=False)
+        connected, objects = yield appeared
+        self.assertIs(connected, True)
+        bridge = api.OBJECT_PATH + "/bridge/br0"
+        self.assertIn(bridge, objects)
+        self.assertIn(api.OBJECT_PATH + "/interface/p1", objects)
+        self.stack.vsctl("add-br", "zz")
+        yield poll_until(lambda: ("BridgeAdded", ["zz"]) in heard, what="BridgeAdded of zz")
+        added = [body[0] for member, body in heard if member == "InterfacesAdded"]
+        self.assertIn(api.OBJECT_PATH + "/bridge/zz", added)
+        self.assertNotIn(bridge, added)
+        self.assertEqual([body for member, body in heard if member == "BridgeAdded"], [["zz"]])
+
+    @defer.inlineCallbacks
     def test_frozen_server_times_out(self):
         """With ``--timeout 1``, a write to an ovsdb-server that stopped answering (but keeps its socket
         open) fails with Timeout after about a second, and by then ovsdbus has given the connection up:

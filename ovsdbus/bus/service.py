@@ -23,6 +23,7 @@ import gc
 import itertools
 import json
 import os
+import struct
 from typing import NamedTuple
 
 from twisted.application.service import Service
@@ -606,6 +607,29 @@ def _collector_paused():
         gc.enable()
 
 
+#: Bytes from which glibc's malloc serves an allocation with a mapping of its own, and the free
+#: bytes at the top of its heap from which it gives them back (mallopt M_MMAP_THRESHOLD and
+#: M_TRIM_THRESHOLD; these are glibc's defaults, but fixed: see :func:`fix_malloc_thresholds`).
+MALLOC_THRESHOLD = 128 * 1024
+
+
+def fix_malloc_thresholds():
+    """Keep glibc's malloc from holding on to the memory of large passing buffers for good.
+
+    By default glibc raises both thresholds to the size of any mapped buffer freed (a 26 MB
+    GetManagedObjects answer at 10 000 ports, the monitor's snapshot): from then on such buffers
+    come from the heap, and the heap keeps tens of megabytes the process no longer uses (RSS
+    after one GetManagedObjects at 10 000 ports: 135 MB instead of 106 MB).  Setting them fixes
+    them.  Returns whether it could (not on a C library without mallopt)."""
+    try:
+        import ctypes
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, MALLOC_THRESHOLD)) and bool(mallopt(m_trim_threshold, MALLOC_THRESHOLD))
+
+
 def _then(result, f):
     """``f(result)``, or, when ``result`` is a Deferred, a Deferred of it."""
     if isinstance(result, defer.Deferred):
@@ -844,6 +868,13 @@ class BusService(Service):
     """Connects to the bus, exports the objects, owns ``org.openvswitch.ovsdb`` and
     turns every replica change into signals.
 
+    The name is asked for only once the connection has settled (see
+    :meth:`~ovsdbus.ovsdb.connection.OvsdbConnection.when_settled`): after the first sync, whose
+    objects are then all there when the name appears (with ``Connected`` true) and are never
+    announced, or after the first attempt to reach ovsdb-server failed (``Connected`` false; a
+    later sync announces its objects as usual).  Until then no client can follow the tree (object
+    managers and name watchers only listen to the name's owner), so nothing is announced.
+
     :param reactor: the reactor (txdbus needs one to connect).
     :param bus: ``system``, ``session`` or a D-Bus address.
     :param connection: the :class:`~ovsdbus.ovsdb.connection.OvsdbConnection` to follow.
@@ -879,6 +910,9 @@ class BusService(Service):
         self._stopping = False
         self._outbox = collections.deque()
         self._flush_call = None
+        #: True from the moment the bus name is asked for: from then on every change is announced
+        #: (before, nobody can follow the tree, see the class's documentation).
+        self.announcing = False
         connection.add_observer(self._replica_changed)
         self._announced_member = ("", False)   # ClusterMember and Leader as clients last heard them
         connection.add_state_observer(self._state_changed)
@@ -899,16 +933,23 @@ class BusService(Service):
             self._follow(changes)
 
     def _follow(self, changes):
+        announcing = self.announcing and self.handler is not None
+        if not announcing:
+            # Nobody can follow the tree yet (the bus name is not owned): it is brought up to date
+            # and nothing is said or kept (an entry encoded for a call by unique name may be stale).
+            self.view.update(self.connection.replica, changes, announce=False)
+            self._encoded.clear()
+            return
         delta = self.view.update(self.connection.replica, changes)
         for path, interfaces in delta.removed:
             self._encoded.pop(path, None)
-            if self.handler is not None:
+            if announcing:
                 if self.flows is not None and api.BRIDGE_SPEC.name in interfaces:
                     interfaces = sorted(interfaces + [FLOWS_INTERFACE])
                 self._send(api.OBJECT_PATH, OBJECT_MANAGER, "InterfacesRemoved", "oas", [path, interfaces])
         for path, interfaces in delta.added:
             self._encoded.pop(path, None)
-            if self.handler is not None:
+            if announcing:
                 interfaces = self._with_flows(interfaces)
                 # The body of InterfacesAdded is, byte for byte, the object's GetManagedObjects
                 # entry: encoded once, here (the values as they are now), and kept for both.
@@ -988,34 +1029,41 @@ class BusService(Service):
         """The encoded body of the root's ``GetManagedObjects`` reply: every object (every row of
         every monitored table, see :mod:`ovsdbus.projection.tree`).
 
-        Each object's entry is encoded once (when it is announced, or else when first asked for)
-        and kept until the object changes, so a client reading a tree of thousands of objects
-        costs little more than copying bytes.  The whole body is not kept: it would hold every
-        entry a second time (tens of megabytes at 10 000 ports), and joining them is quick.
+        The entry of an object announced with InterfacesAdded is the bytes that signal carried,
+        kept until the object changes (a client that reads the tree after hearing of new objects
+        costs little more than copying bytes); the others are encoded for each call and not kept:
+        every entry of a large tree kept would cost tens of megabytes for good (26 MB at 10 000
+        ports), more than the rest of the service holds for those objects.  The whole body is not
+        kept either.
 
         A tree too large for one D-Bus message (every column of every row: from about 12 000
         ports on) is refused with ``org.freedesktop.DBus.Error.LimitsExceeded`` before the body
         is made.
         """
-        entries = []
-        size = 0
+        # The body is what dbuswire.array_of_entries makes of the entries, written as they are
+        # made: an entry encoded here is freed at once instead of tens of thousands of them held
+        # until the end (their memory, scattered, would stay with the process after the call).
+        body = bytearray(8)   # the array's length, and the padding to its first entry's 8-aligned start
+        limit = dbuswire.MAX_MESSAGE_SIZE - 4096   # the header takes a few hundred bytes
         encoded = self._encoded
         # shown() gives (path, interface, properties), an object's interfaces next to each other.
-        for path, shown in itertools.groupby(self.view.shown(), key=lambda entry: entry[0]):
+        objects = itertools.groupby(self.view.shown(), key=lambda entry: entry[0])
+        for count, (path, shown) in enumerate(objects, 1):
             entry = encoded.get(path)
             if entry is None:
                 entry = self._encode_object(path, self._with_flows({interface: props for _, interface, props in shown}))
                 if entry is None:
                     continue  # one object is left out, the others are still answered
-                encoded[path] = entry
-            entries.append(entry)
-            size += len(entry) + 7
-        if size > dbuswire.MAX_MESSAGE_SIZE - 4096:   # the header takes a few hundred bytes
-            raise DBusErrorReply(DBUS_ERROR + "LimitsExceeded",
-                                 "the %d objects take about %d bytes, more than one D-Bus message may hold (%d): "
-                                 "read them with org.openvswitch.ovsdb.Database, or each with Properties.GetAll"
-                                 % (len(entries), size, dbuswire.MAX_MESSAGE_SIZE))
-        return dbuswire.array_of_entries(entries)
+            body += bytes(-(len(body) - 8) % 8)
+            body += entry
+            if len(body) > limit:
+                count += sum(1 for _ in objects)
+                raise DBusErrorReply(DBUS_ERROR + "LimitsExceeded",
+                                     "the %d objects take more than the %d bytes one D-Bus message may hold: read "
+                                     "them with org.openvswitch.ovsdb.Database, or each with Properties.GetAll"
+                                     % (count, dbuswire.MAX_MESSAGE_SIZE))
+        body[0:4] = struct.pack("<I", len(body) - 8)
+        return body
 
     @staticmethod
     def _encode_object(path, interfaces):
@@ -1044,7 +1092,7 @@ class BusService(Service):
         client's proxies are up to date when its call returns), and a burst of thousands of
         signals is spread over several turns, with other callers served in between.
         """
-        if self.handler is None:
+        if self.handler is None or not self.announcing:
             return
         self._outbox.append((path, interface, member, signature, body, raw_body))
         if self._flush_call is None:
@@ -1081,14 +1129,17 @@ class BusService(Service):
     def startService(self):
         super().startService()
         self._stopping = False
+        fix_malloc_thresholds()
         d = connect(self.reactor, self.bus)
         # txdbus never fires this Deferred if the bus hangs up before Hello is answered.
         d.addTimeout(self.BUS_CONNECT_TIMEOUT, self.reactor)
         d.addCallback(self._connected)
         d.addErrback(self._failed)
+        settled = self.connection.when_settled()
+        settled.addCallback(lambda _: self._own_name())
+        settled.addErrback(self._failed)
         return d
 
-    @defer.inlineCallbacks
     def _connected(self, bus_connection):
         _close_passed_fds(bus_connection)
         handler = ObjectHandler(bus_connection, api.OBJECT_PATH, self.managed_objects_body,
@@ -1099,8 +1150,19 @@ class BusService(Service):
         self._bus_connection = bus_connection
         self.authorizer = Authorizer(self.policy, TxdbusBusQueries(bus_connection))
         self.handler = handler
-        yield bus_connection.requestBusName(api.BUS_NAME)
-        log.info("serving {name} on the {bus} bus", name=api.BUS_NAME, bus=self.bus)
+        self._own_name()
+
+    def _own_name(self):
+        """Ask for the bus name once both the bus is connected and the OVSDB connection has settled."""
+        if self.announcing or self._stopping or self._bus_connection is None or not self.connection.settled:
+            return
+        # Every signal queued from here on reaches the bus after the request, so after the name
+        # is owned: clients hear of every change made after they could read the tree.
+        self.announcing = True
+        d = self._bus_connection.requestBusName(api.BUS_NAME)
+        d.addTimeout(self.BUS_CONNECT_TIMEOUT, self.reactor)
+        d.addCallback(lambda _: log.info("serving {name} on the {bus} bus", name=api.BUS_NAME, bus=self.bus))
+        d.addErrback(self._failed)
 
     def _failed(self, failure):
         self.on_bus_lost("D-Bus: %s" % failure.getErrorMessage())

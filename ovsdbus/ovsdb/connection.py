@@ -55,6 +55,10 @@ SERVER_DATABASE = "_Server"
 #: Rows held from which the objects present after a sync are taken out of the cyclic garbage
 #: collector's sight (see ``OvsdbConnection._monitor_started``).
 FREEZE_AT_ROWS = 1000
+#: Seconds after the start by which the connection counts as settled (see
+#: ``OvsdbConnection.when_settled``) even if the first attempt has neither synced nor failed yet
+#: (a server that accepts the connection but does not answer fails it only after the request timeout).
+SETTLE_TIMEOUT = 5.0
 #: The columns of ``_Server``'s ``Database`` table the cluster checks read (those a server has).
 SERVER_COLUMNS = ("name", "model", "connected", "leader", "schema", "index")
 
@@ -120,13 +124,16 @@ class OvsdbConnection(Service):
     :param member_names: the names of the remotes, in the order ``endpoint`` tries them (a
         :class:`~ovsdbus.ovsdb.remotes.RoundRobinEndpoint` says which it tried last), for
         :attr:`member` and the log.
+    :param settle_timeout: seconds after the start by which the connection counts as settled
+        (:meth:`when_settled`) even while the first attempt has neither synced nor failed
+        (``None``: only a sync or a failure settles it).
     """
 
     log = Logger()
 
     def __init__(self, endpoint, table_columns, clock, database, request_timeout=30.0,
                  probe_interval=None, retry_policy=None, max_message_size=DEFAULT_MAX_VALUE_SIZE,
-                 leader_only=True, member_names=None):
+                 leader_only=True, member_names=None, settle_timeout=SETTLE_TIMEOUT):
         self.endpoint = endpoint
         self.table_columns = table_columns
         self.clock = clock
@@ -149,6 +156,10 @@ class OvsdbConnection(Service):
         self._state_observers = []
         self._change_waiters = {}   # Deferred -> its timeout call, in the order they came
         self._client_service = None
+        self._settled = False
+        self._settle_waiters = []
+        self.settle_timeout = settle_timeout
+        self._settle_call = None
 
     # -- observers ---------------------------------------------------------
 
@@ -163,6 +174,36 @@ class OvsdbConnection(Service):
     def add_member_observer(self, observer):
         """Call ``observer(member, leader)`` whenever :attr:`member` or :attr:`leader` changes."""
         self._member_observers.append(observer)
+
+    @property
+    def settled(self):
+        """True once the first sync has been applied, or the first connection attempt (with several
+        remotes: the first round of them) has failed, or ``settle_timeout`` seconds have passed since
+        the start without either; it stays true."""
+        return self._settled
+
+    def when_settled(self):
+        """A Deferred that fires (with ``None``) once :attr:`settled` is true: at once if it is.
+
+        Whoever shows the replica waits for it before being found (ovsdbus owns its bus name from
+        then on): after a first sync the whole database is there to be read, after a failure
+        :attr:`synced` is false, and a later sync is announced as changes."""
+        if self._settled:
+            return defer.succeed(None)
+        d = defer.Deferred()
+        self._settle_waiters.append(d)
+        return d
+
+    def _settle(self):
+        if self._settled:
+            return
+        self._settled = True
+        if self._settle_call is not None and self._settle_call.active():
+            self._settle_call.cancel()
+        self._settle_call = None
+        waiters, self._settle_waiters = self._settle_waiters, []
+        for d in waiters:
+            d.callback(None)
 
     def next_change(self, timeout):
         """A Deferred that fires (with ``None``) at the replica's next change, or fails
@@ -222,10 +263,15 @@ class OvsdbConnection(Service):
     def startService(self):
         super().startService()
         self._client_service = ClientService(self.endpoint, _ClientFactory(self), self._retry_delay, self.clock)
+        if not self._settled and self.settle_timeout is not None:
+            self._settle_call = self.clock.callLater(self.settle_timeout, self._settle)
         self._client_service.startService()
 
     def stopService(self):
         super().stopService()
+        if self._settle_call is not None and self._settle_call.active():
+            self._settle_call.cancel()
+        self._settle_call = None
         self._fail_change_waiters()
         self._fail_sync_waiters(Disconnected("ovsdbus is stopping"))
         service, self._client_service = self._client_service, None
@@ -268,6 +314,8 @@ class OvsdbConnection(Service):
         self._attempts_since_sync += 1
         attempts = max(attempt, self._failed_preparations, self._attempts_since_sync)
         members = len(getattr(self.endpoint, "endpoints", ())) or 1
+        if self._attempts_since_sync >= members:
+            self._settle()   # every remote was tried once, and none gave a sync
         if members == 1:
             return self.retry_policy(attempts)
         if attempts % members:
@@ -390,6 +438,8 @@ class OvsdbConnection(Service):
                 gc.enable()
                 if self.replica is not None and sum(map(len, self.replica.tables.values())) >= FREEZE_AT_ROWS:
                     gc.freeze()
+        if self._protocol is protocol:
+            self._settle()   # after the collector is back: whoever waits may carry on as usual
 
     def _apply_monitor_reply(self, started, protocol):
         if started.found:

@@ -45,12 +45,14 @@ same data:
   length, number of elements): it is kept as the server sent it.
 """
 
+from operator import itemgetter
+from sys import intern
 from typing import NamedTuple
 
 from twisted.logger import Logger
 
 from ovsdbus.ovsdb.errors import ProtocolError
-from ovsdbus.ovsdb.schema import UUID, SchemaError, is_uuid
+from ovsdbus.ovsdb.schema import LOWER_UUID_RE, UUID, SchemaError, canonical_uuid, is_uuid
 
 INSERT, DELETE, MODIFY = "insert", "delete", "modify"
 
@@ -85,6 +87,12 @@ def _has_constraints(ctype):
     if ctype.is_scalar or ctype.is_optional:
         return False
     return ctype.min > 0 or ctype.max is not None
+
+
+def _index_key(index):
+    """``row -> key`` of a unique index (a tuple of column names) in the replica's index tables: the
+    value of its one column, or the tuple of the values of its columns."""
+    return itemgetter(*index)
 
 
 def _reference_differ(ctype, key_table, value_table):
@@ -143,6 +151,7 @@ class Replica:
     def __init__(self, schema, table_columns):
         self._wanted = table_columns
         self.tables = {t: {} for t in table_columns}
+        self._table_names = {t: t for t in self.tables}
         #: Incremented by every call that changed anything.
         self.generation = 0
         # {(table, uuid, column): (old value, new value, removed, added)} of the set columns the
@@ -173,8 +182,10 @@ class Replica:
         for table, columns in table_columns.items():
             for index in schema.tables[table].indexes:
                 if all(c in columns for c in index):
-                    indexes[(table, index)] = {tuple(row[c] for c in index): uuid
-                                               for uuid, row in self.tables[table].items()}
+                    # Keyed by the value itself for an index of one column (a name), else by the
+                    # tuple of values (see _index_key): no tuple per row for the usual index.
+                    key_of = _index_key(index)
+                    indexes[(table, index)] = {key_of(row): uuid for uuid, row in self.tables[table].items()}
         references = {}
         constrained = {}
         for table, columns in table_columns.items():
@@ -194,6 +205,13 @@ class Replica:
         self.schema = schema
         self.table_columns = table_columns
         self._indexes = indexes
+        #: ``{table: [(index columns, {key: uuid})]}``: the indexes :meth:`_commit` keeps, by table.
+        self._table_indexes = {table: [(_index_key(index), entries) for (t, index), entries in indexes.items()
+                                       if t == table]
+                               for table in table_columns}
+        #: ``{table: {column: decoder}}`` of the monitored columns (see ColumnType.decoder).
+        self._decoders = {table: {c: schema.tables[table].columns[c].type.decoder() for c in columns}
+                          for table, columns in table_columns.items()}
         self._references = references
         self._constrained = constrained
         self._default_rows = {}
@@ -241,7 +259,7 @@ class Replica:
         key = tuple(sorted(values))
         for (t, index), entries in self._indexes.items():
             if t == table and tuple(sorted(index)) == key:
-                return entries.get(tuple(values[c] for c in index))
+                return entries.get(_index_key(index)(values))
         for uuid, row in self.tables[table].items():
             if all(row.get(c) == v for c, v in values.items()):
                 return uuid
@@ -270,6 +288,19 @@ class Replica:
         raises ProtocolError and changes nothing, as in :meth:`apply_update`.
         """
         fresh = self._decode(table_updates, version, {t: {} for t in self.tables})
+        if not any(self.tables.values()):
+            # The first sync: every row is new.  In the order the comparison below gives (the
+            # replica's tables in turn, each in the order the server sent it).
+            by_table = {t: [] for t in self.tables}
+            for change in fresh:
+                by_table[change.table].append(change)
+            del fresh
+            changes = [change for rows in by_table.values() for change in rows]
+            del by_table
+            counts = self._check_references(changes)
+            self._commit(changes, counts)
+            self._element_diffs = {}
+            return changes
         new_tables = {t: {} for t in self.tables}
         for change in fresh:
             new_tables[change.table][change.uuid] = change.new
@@ -295,25 +326,43 @@ class Replica:
         if not isinstance(table_updates, dict):
             raise ProtocolError("table updates are not an object")
         decode = self._decode_v1 if version == 1 else self._decode_v2
+        decode_row = self._decode_row
+        fullmatch = LOWER_UUID_RE.fullmatch
         changes = []
+        append = changes.append
         self._decoded_diffs = {}
+        names = self._table_names
         for table, row_updates in table_updates.items():
             if table not in self.tables:
                 self._unmonitored_table(table)
                 continue
+            table = names[table]   # the replica's own string, not the parser's (see schema.detached)
             if not isinstance(row_updates, dict):
                 raise ProtocolError("table %s: its row updates are not an object" % table)
             current = base[table]
             seen = set()
             for uuid, update in row_updates.items():
-                if not is_uuid(uuid):
+                if type(uuid) is str and fullmatch(uuid):
+                    uuid = intern(uuid.lower())   # lower(): not the parser's string (see schema.detached)
+                elif is_uuid(uuid):
+                    uuid = canonical_uuid(uuid)
+                else:
                     raise ProtocolError("table %s: row key %s is not a uuid" % (table, _short(repr(uuid))))
-                uuid = uuid.lower()
                 if uuid in seen:
                     raise ProtocolError("table %s: row %s is updated twice" % (table, uuid))
                 seen.add(uuid)
                 try:
-                    changes.append(decode(table, uuid, update, current.get(uuid)))
+                    # The usual update2 of an initial snapshot or a new row, inline; anything else
+                    # (and any mistake in these) through the full decoder.
+                    body = update.get("initial", _ABSENT) if version != 1 and type(update) is dict \
+                        and len(update) == 1 else _ABSENT
+                    if body is _ABSENT:
+                        body = update.get("insert", _ABSENT) if version != 1 and type(update) is dict \
+                            and len(update) == 1 else _ABSENT
+                    if body is not _ABSENT and type(body) is dict and uuid not in current:
+                        append(RowChange(INSERT, table, uuid, None, decode_row(table, uuid, body)))
+                    else:
+                        append(decode(table, uuid, update, current.get(uuid)))
                 except (ValueError, TypeError, OverflowError) as e:   # SchemaError is a ValueError
                     raise ProtocolError("table %s, row %s: %s" % (table, uuid, _short(e))) from e
         return changes
@@ -347,19 +396,21 @@ class Replica:
 
     def _decode_row(self, table, uuid, json, base=None):
         """The row ``json`` (a ``<row>``: all columns, or only those not default) over ``base``."""
-        if not isinstance(json, dict):
+        if type(json) is not dict and not isinstance(json, dict):
             raise ProtocolError("table %s, row %s: the row is not an object" % (table, uuid))
-        columns = self.schema.tables[table].columns
+        decoders = self._decoders[table]
         row = dict(base if base is not None else self._default_row(table))
         for column, value in json.items():
-            if column in row:
-                try:
-                    row[column] = columns[column].type.from_wire(value)
-                except SchemaError as e:
-                    raise SchemaError("column %s: %s" % (column, e)) from None
-            else:
+            decode = decoders.get(column)
+            if decode is None:
                 self._unmonitored_column(table, uuid, column)
-        self._check_constraints(table, uuid, row, json)
+                continue
+            try:
+                row[column] = decode(value)
+            except SchemaError as e:
+                raise SchemaError("column %s: %s" % (column, e)) from None
+        if self._constrained[table]:
+            self._check_constraints(table, uuid, row, json)
         return row
 
     def _check_constraints(self, table, uuid, row, sent):
@@ -503,17 +554,16 @@ class Replica:
     def _commit(self, changes, counts):
         if not changes:
             return
+        table_indexes = self._table_indexes
         for change in changes:
             rows = self.tables[change.table]
-            for (table, index), entries in self._indexes.items():
-                if table != change.table:
-                    continue
+            for key_of, entries in table_indexes[change.table]:
                 if change.old is not None:
-                    key = tuple(change.old[c] for c in index)
+                    key = key_of(change.old)
                     if entries.get(key) == change.uuid:
                         del entries[key]
                 if change.new is not None:
-                    entries[tuple(change.new[c] for c in index)] = change.uuid
+                    entries[key_of(change.new)] = change.uuid
             if change.new is None:
                 rows.pop(change.uuid, None)
             else:

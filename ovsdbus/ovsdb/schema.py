@@ -23,6 +23,7 @@ with ``isinstance(value, SET_TYPES)``, not against ``frozenset``.
 """
 
 import re
+from sys import intern
 
 from ovsdbus.ovsdb.sets import changed_set
 
@@ -34,6 +35,27 @@ INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A uuid in its canonical (lower-case) form, as ovsdb-server sends them.
+LOWER_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: What a fast atom decoder (:meth:`BaseType.fast_decoder`) returns for what it leaves to the full decoder.
+_SLOW = object()
+_EMPTY_SET = frozenset()
+
+
+def detached(text):
+    """A new ``str`` equal to ``text`` (a string of a decoded JSON text).
+
+    What a replica keeps must not be the parser's own objects: one string of the monitor's
+    initial reply kept in a row keeps the memory of all the reply's objects around it in use
+    (the allocator returns memory to the system only in whole arenas), so that the megabytes of
+    a parsed snapshot would stay allocated, half empty, for good."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+
+
+def canonical_uuid(text):
+    """A uuid (already checked with :func:`is_uuid`) in lower case, interned: every copy of a row's
+    uuid held by a replica (its key, the references to it) is then one string object."""
+    return intern(text.lower())   # lower() makes a new string (see detached)
 
 
 class SchemaError(ValueError):
@@ -132,26 +154,52 @@ class BaseType:
         t = self.type
         if t == STRING:
             if isinstance(json, str):
-                return json
+                return detached(json)
         elif t == INTEGER:
             if isinstance(json, int) and not isinstance(json, bool):
                 if INT64_MIN <= json <= INT64_MAX:
-                    return json
+                    return int(json) + 0   # a new int (see detached)
                 raise SchemaError("%r does not fit a 64-bit integer" % (json,))
         elif t == BOOLEAN:
             if isinstance(json, bool):
                 return json
         elif t == REAL:
             if isinstance(json, (int, float)) and not isinstance(json, bool):
-                return float(json)
+                return float(json) + 0.0   # a new float (see detached)
         elif isinstance(json, list) and len(json) == 2:
             if json[0] == "uuid" and isinstance(json[1], str) and _UUID_RE.fullmatch(json[1]):
-                return json[1].lower()
+                return canonical_uuid(json[1])
             if json[0] == "named-uuid" and isinstance(json[1], str):
                 if not named:
                     raise SchemaError("%r: a named uuid is only valid inside a transaction" % (json,))
                 return NamedUuid(json[1])
         raise SchemaError("%r is not a valid %s" % (json, t))
+
+    def fast_decoder(self):
+        """A function ``json -> atom`` for the usual atoms of this type as the server sends them (a
+        string, an integer in range, a boolean, a number, a lower-case ``["uuid", ...]``), returning
+        a marker for anything else, which :meth:`atom_from_wire` then decodes or refuses.  Strings
+        of an enum are interned (a few distinct values held by thousands of rows)."""
+        t = self.type
+        if t == STRING:
+            if self.enum is not None:
+                return lambda json: intern(detached(json)) if type(json) is str else _SLOW
+            return lambda json: detached(json) if type(json) is str else _SLOW
+        if t == INTEGER:
+            # json + 0: a new int, not the parser's (see detached)
+            return lambda json: json + 0 if type(json) is int and INT64_MIN <= json <= INT64_MAX else _SLOW
+        if t == BOOLEAN:
+            return lambda json: json if type(json) is bool else _SLOW
+        if t == REAL:
+            return lambda json: json + 0.0 if type(json) is float or type(json) is int else _SLOW
+
+        def uuid_atom(json):
+            if type(json) is list and len(json) == 2 and json[0] == "uuid":
+                text = json[1]
+                if type(text) is str and LOWER_UUID_RE.fullmatch(text):
+                    return intern(text.lower())   # lower(): a new string (see detached)
+            return _SLOW
+        return uuid_atom
 
     def atom_to_wire(self, atom):
         """Encode one atom of this type."""
@@ -190,13 +238,14 @@ class ColumnType:
     ``max`` is ``None`` for "unlimited".
     """
 
-    __slots__ = ("key", "value", "min", "max")
+    __slots__ = ("key", "value", "min", "max", "_decoder")
 
     def __init__(self, key, value=None, min=1, max=1):
         self.key = key
         self.value = value
         self.min = min
         self.max = max
+        self._decoder = None
 
     @classmethod
     def from_json(cls, json):
@@ -284,6 +333,55 @@ class ColumnType:
                 raise SchemaError("%r has more than one value" % (json,))
             return atoms[0] if atoms else None
         return frozenset(atoms)
+
+    def decoder(self):
+        """A function ``json -> value`` that decodes what the server sends exactly as
+        :meth:`from_wire` does (named uuids refused), made once per column type: the usual shapes
+        (an atom, ``["set", []]``, ``["map", []]``, a set of plain atoms) take a fast path, and an
+        empty set or map decodes to one value shared by every row (values are never mutated)."""
+        if self._decoder is None:
+            self._decoder = self._make_decoder()
+        return self._decoder
+
+    def _make_decoder(self):
+        slow = self.from_wire
+        if self.is_map:
+            empty_map = {}
+
+            def decode_map(json):
+                if type(json) is list and len(json) == 2 and json[0] == "map" and json[1] == []:
+                    return empty_map
+                return slow(json)
+            return decode_map
+        atom = self.key.fast_decoder()
+        if self.is_scalar:
+            def decode_scalar(json):
+                value = atom(json)
+                return slow(json) if value is _SLOW else value
+            return decode_scalar
+        if self.is_optional:
+            def decode_optional(json):
+                value = atom(json)
+                if value is not _SLOW:
+                    return value
+                if type(json) is list and len(json) == 2 and json[0] == "set" and json[1] == []:
+                    return None
+                return slow(json)
+            return decode_optional
+
+        def decode_set(json):
+            value = atom(json)
+            if value is not _SLOW:
+                return frozenset((value,))
+            if type(json) is list and len(json) == 2 and json[0] == "set" and type(json[1]) is list:
+                atoms = [atom(a) for a in json[1]]
+                if not atoms:
+                    return _EMPTY_SET
+                result = frozenset(atoms)
+                if _SLOW not in result and len(result) == len(atoms):
+                    return result
+            return slow(json)
+        return decode_set
 
     def _atoms_from_wire(self, json, named=False):
         if isinstance(json, list) and len(json) == 2 and json[0] == "set":

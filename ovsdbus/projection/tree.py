@@ -378,13 +378,14 @@ class ObjectTree:
         self._referrers = referrers
         return removed
 
-    def update(self, replica, changes):
+    def update(self, replica, changes, announce=True):
         """Follow one batch of :class:`~ovsdbus.ovsdb.replica.RowChange` already applied to
         ``replica``; return a :class:`~ovsdbus.projection.view.ViewDelta` (without root signals).
 
         ``changed`` diffs hold every changed property, lazily computed ones (see
         :class:`LazyColumn`) included; :class:`Objects` decides from each property's
-        ``EmitsChangedSignal`` what PropertiesChanged says of it.
+        ``EmitsChangedSignal`` what PropertiesChanged says of it.  Without ``announce`` (nobody
+        follows the tree yet) no diff is made: ``changed`` is empty.
         """
         self._replica = replica
         removed = []
@@ -430,7 +431,7 @@ class ObjectTree:
                 self._keys[path] = key
                 added.append((path, shape.interface, props))
                 continue
-            if old is None:
+            if old is None or not announce:
                 continue
             diff = diffs.get(key)
             for column in shape.columns:
@@ -521,7 +522,10 @@ class Objects:
 
     def __init__(self, projections):
         self.projections = list(projections)
-        self._interfaces = {}   # path -> {interface: properties}
+        # path -> (interface, properties, interface, properties, ...): a flat tuple, not a dict per
+        # object (a switch has tens of thousands of objects; a dict of two takes two and a half times
+        # the memory)
+        self._interfaces = {}
         self._emits_of = {}     # interface -> (spec, {property: EmitsChangedSignal})
 
     def spec(self, interface):
@@ -552,7 +556,8 @@ class Objects:
 
     def interfaces_at(self, path):
         """``{interface: properties}`` of the object at ``path`` (empty if there is none)."""
-        return self._interfaces.get(path, {})
+        pairs = self._interfaces.get(path)
+        return {} if pairs is None else dict(zip(pairs[::2], pairs[1::2], strict=True))
 
     def paths(self):
         """The paths of every object (a live view: do not change the tree while iterating)."""
@@ -561,12 +566,12 @@ class Objects:
     def shown(self):
         """``(path, interface, properties)`` for each interface of every object, those of one
         object next to each other."""
-        return [(path, interface, props) for path, interfaces in self._interfaces.items()
-                for interface, props in interfaces.items()]
+        return [(path, pairs[i], pairs[i + 1]) for path, pairs in self._interfaces.items()
+                for i in range(0, len(pairs), 2)]
 
     def managed_objects(self):
         """``{path: {interface: properties}}`` (for GetManagedObjects)."""
-        return dict(self._interfaces)
+        return {path: self.interfaces_at(path) for path in self._interfaces}
 
     def _emits(self, interface):
         spec = self.spec(interface)
@@ -575,22 +580,37 @@ class Objects:
             cached = self._emits_of[interface] = (spec, {p.name: p.emits_changed for p in spec.properties})
         return cached[1]
 
-    def update(self, replica, changes):
-        """Follow one batch of row changes; return the :class:`ObjectsDelta` to show."""
+    def update(self, replica, changes, announce=True):
+        """Follow one batch of row changes; return the :class:`ObjectsDelta` to show.
+
+        Without ``announce`` (nobody can follow the tree yet: the first sync, before the bus name
+        is owned) the tree is brought up to date but nothing is said: the delta is empty, and
+        the projections make no diffs or signals (they are given ``announce=False``).
+        """
         removed, added, changed, signals = {}, {}, [], []
         interfaces = self._interfaces
         for projection, _ in self.projections:
-            delta = projection.update(replica, changes)
+            delta = projection.update(replica, changes) if announce else projection.update(replica, changes,
+                                                                                        announce=False)
             for path, interface in delta.removed:
-                removed.setdefault(path, []).append(interface)
+                if announce:
+                    removed.setdefault(path, []).append(interface)
                 shown = interfaces.get(path)
                 if shown is not None:
-                    shown.pop(interface, None)
-                    if not shown:
+                    shown = _without(shown, interface)
+                    if shown:
+                        interfaces[path] = shown
+                    else:
                         del interfaces[path]
             for path, interface, props in delta.added:
-                added.setdefault(path, {})[interface] = props
-                interfaces.setdefault(path, {})[interface] = props
+                if announce:
+                    added.setdefault(path, {})[interface] = props
+                interfaces[path] = _with(interfaces.get(path), interface, props)
+            if not announce:
+                for path, interface, _ in delta.changed:
+                    props = self._props_of(projection, path, interface)
+                    interfaces[path] = _with(interfaces.get(path), interface, props)
+                continue
             for path, interface, diff in delta.changed:
                 emits = self._emits(interface)
                 now, invalidated = {}, []
@@ -602,7 +622,7 @@ class Objects:
                         invalidated.append(name)
                     else:
                         now[name] = value
-                interfaces.setdefault(path, {})[interface] = self._props_of(projection, path, interface)
+                interfaces[path] = _with(interfaces.get(path), interface, self._props_of(projection, path, interface))
                 changed.append(Change(path, interface, now, sorted(invalidated)))
             signals.extend(delta.signals)
         return ObjectsDelta([(path, sorted(names)) for path, names in removed.items()], list(added.items()),
@@ -613,3 +633,22 @@ class Objects:
         if isinstance(projection, ObjectTree):
             return projection.objects[projection.key_at(path)][1]
         return projection.at(path)[1]
+
+
+def _with(pairs, interface, props):
+    """The flat ``(interface, properties, ...)`` tuple ``pairs`` (or None) with ``interface`` showing
+    ``props``: in its place if it is there, else last."""
+    if pairs is None:
+        return (interface, props)
+    for i in range(0, len(pairs), 2):
+        if pairs[i] == interface:
+            return pairs[:i + 1] + (props,) + pairs[i + 2:]
+    return pairs + (interface, props)
+
+
+def _without(pairs, interface):
+    """The flat ``(interface, properties, ...)`` tuple ``pairs`` without ``interface``."""
+    for i in range(0, len(pairs), 2):
+        if pairs[i] == interface:
+            return pairs[:i] + pairs[i + 2:]
+    return pairs

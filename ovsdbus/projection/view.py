@@ -70,6 +70,8 @@ def escape_path_element(name):
     hex digits; the empty name becomes ``_``."""
     if not name:
         return "_"
+    if name.isascii() and name.isalnum():
+        return name   # nothing to escape (the usual port and bridge name)
     return "".join(chr(b) if b in _SAFE else "_%02x" % b for b in name.encode("utf-8", "surrogatepass"))
 
 
@@ -423,6 +425,22 @@ class TreeView:
                 value = row[column]
                 return _NO_ENTRIES if not value else _text_map(value, values_are_text)
             return text_map
+        if kind == OWNER:
+            owner, column = args
+            owners = self._owners[(owner, column)]   # kept up to date in place
+            path_to = self._path_to
+
+            def owner_path(replica, uuid, row):
+                held_by = owners.get(uuid)
+                return path_to(owner, replica.row(owner, held_by) if held_by else None)
+            return owner_path
+        if kind == PATHS and not args[2]:
+            column, table, _ = args
+            paths = self._paths
+
+            def member_paths(replica, uuid, row):
+                return paths(replica, table, row[column])
+            return member_paths
         return lambda replica, uuid, row: self._derive(replica, uuid, row, prop)
 
     def properties(self, replica, table, uuid):
@@ -439,22 +457,25 @@ class TreeView:
 
     # -- following changes -------------------------------------------------------
 
-    def update(self, replica, changes):
+    def update(self, replica, changes, announce=True):
         """Follow one batch of :class:`~ovsdbus.ovsdb.replica.RowChange` already applied to
-        ``replica``; return the :class:`ViewDelta` to show."""
+        ``replica``; return the :class:`ViewDelta` to show.  Without ``announce`` (nobody follows
+        the tree yet) no root signal is made and ``changed`` lists the objects whose properties
+        changed with no diff (``{}``)."""
         dirty = set()
         names = {}               # (table, uuid) -> name, including rows deleted in this batch
         members_added, members_removed = {}, {}   # (table, column) -> [(owner uuid, member uuid)]
         rows_added, rows_removed = {}, {}         # table -> [name]
-        signal_columns = {(t, c) for t, c, _, _ in self.membership}
+        signal_columns = {(t, c) for t, c, _, _ in self.membership} if announce else set()
         legacy, indexes, listed_in, joined_from = self.legacy, self._indexes, self._listed_in, self._joined_from
         for c in changes:
             table, old, new = c.table, c.old, c.new
             if table not in legacy and table not in joined_from:
                 continue
-            for row in (old, new):
-                if row is not None and "name" in row:
-                    names[(table, c.uuid)] = row["name"]
+            if announce:
+                for row in (old, new):
+                    if row is not None and "name" in row:
+                        names[(table, c.uuid)] = row["name"]
             for owner_table, column in joined_from.get(table, ()):
                 dirty.update((owner_table, u) for u, row in replica.rows(owner_table).items()
                              if c.uuid in row[column])
@@ -515,12 +536,17 @@ class TreeView:
                     self._forget_path(before[0], key)
                     removed.append((before[0], interface))
                 added.append((path, interface, props))
+            elif not announce:
+                changed.append((path, interface, {}))
             else:
                 diff = props.changed_since(before[1])
                 if diff:
                     changed.append((path, interface, diff))
             self.objects[key] = (path, props)
             self._keys[path] = key
+        if not announce:
+            removed.reverse()
+            return ViewDelta(added, removed, changed, [])
 
         def name(table, uuid):
             return names.get((table, uuid)) or (replica.row(table, uuid) or {}).get("name", "")

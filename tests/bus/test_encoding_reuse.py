@@ -86,6 +86,7 @@ class ManagedObjectsReuseTests(TestCase):
         handler.conn = type("BusConnection", (), {"transport": self.transport})()
         handler.exports = {}
         self.service.handler = handler
+        self.service.announcing = True   # as once the bus name is owned: changes are announced
 
     def apply(self, update):
         self.service._replica_changed(self.replica.apply_update(update, 2))
