@@ -209,6 +209,9 @@ class Replica:
         self._table_indexes = {table: [(_index_key(index), entries) for (t, index), entries in indexes.items()
                                        if t == table]
                                for table in table_columns}
+        #: ``{(table, sorted index columns): (key of values, {key: uuid})}``: what :meth:`find` looks up.
+        self._finders = {(table, tuple(sorted(index))): (_index_key(index), entries)
+                         for (table, index), entries in indexes.items()}
         #: ``{table: {column: decoder}}`` of the monitored columns (see ColumnType.decoder).
         self._decoders = {table: {c: schema.tables[table].columns[c].type.decoder() for c in columns}
                           for table, columns in table_columns.items()}
@@ -256,10 +259,10 @@ class Replica:
 
         Uses the schema's index on exactly those columns when there is one, else scans.
         """
-        key = tuple(sorted(values))
-        for (t, index), entries in self._indexes.items():
-            if t == table and tuple(sorted(index)) == key:
-                return entries.get(_index_key(index)(values))
+        finder = self._finders.get((table, tuple(values) if len(values) == 1 else tuple(sorted(values))))
+        if finder is not None:
+            key_of, entries = finder
+            return entries.get(key_of(values))
         for uuid, row in self.tables[table].items():
             if all(row.get(c) == v for c, v in values.items()):
                 return uuid
