@@ -463,7 +463,10 @@ class Operations:
 def _renamed(operations, suffix):
     """``operations`` (made by the planners above) with every uuid-name given ``suffix``, so that
     the plans of several calls can share one transaction.  Named uuids appear where these
-    planners put them: an insert's ``uuid-name``, its row's values and mutations' values."""
+    planners put them: an insert's ``uuid-name``, its row's values and mutations' values.  A plan
+    that names nothing (a delete) refers to no name either, and is shared as it is."""
+    if not any("uuid-name" in op for op in operations):
+        return operations
     result = []
     for op in operations:
         if "uuid-name" in op or "row" in op or "mutations" in op:
