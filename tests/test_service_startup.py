@@ -29,6 +29,7 @@ from ovsdbus.ovsdb import connection as connection_module
 from ovsdbus.ovsdb.connection import OvsdbConnection
 from ovsdbus.ovsdb.remotes import RoundRobinEndpoint
 from ovsdbus.testing import DEFAULT_SCHEMA_PATH, FakeOvsdb, FakeOvsdbFactory, sandbox
+from ovsdbus.testing.server import FakeOvsdbProtocol
 from ovsdbus.vswitch.operations import MONITORED_COLUMNS, Operations
 from tests import realstack
 from tests.test_signals import _missing, add_bridge_ops, add_port_ops, bridge_path, interface_path, port_path
@@ -257,6 +258,24 @@ class ConnectionSettledTests(TestCase):
         self.assertEqual(self.states, [])
         self.factory.resume()
         yield realstack.poll_until(lambda: connection.synced, DEADLINE, what="the sync")
+
+    @defer.inlineCallbacks
+    def test_a_server_that_answered_is_waited_for_past_the_settle_timeout(self):
+        """A server that answers the schema requests but takes longer than ``settle_timeout`` to
+        send its database (a large one) settles the connection only with its sync."""
+        self.factory.listen_unix(os.path.join(self.directory, "db.sock"))
+        serve = FakeOvsdbProtocol._serve_request
+
+        def slow_monitor(protocol, method, params, msg_id):
+            if method.startswith("monitor") and params[0] == "Open_vSwitch":
+                reactor.callLater(0.6, serve, protocol, method, params, msg_id)
+            else:
+                serve(protocol, method, params, msg_id)
+        self.patch(FakeOvsdbProtocol, "_serve_request", slow_monitor)
+        connection = self.start("db.sock", settle_timeout=0.2)
+        yield connection.when_settled()
+        self.assertTrue(connection.synced)
+        self.assertEqual(self.states, [True])
 
     @defer.inlineCallbacks
     def test_rows_of_a_large_first_sync_are_out_of_the_collectors_sight(self):

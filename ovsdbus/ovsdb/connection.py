@@ -58,6 +58,7 @@ FREEZE_AT_ROWS = 1000
 #: Seconds after the start by which the connection counts as settled (see
 #: ``OvsdbConnection.when_settled``) even if the first attempt has neither synced nor failed yet
 #: (a server that accepts the connection but does not answer fails it only after the request timeout).
+#: Once a usable member has answered the schema request, only its sync or a failure settles it.
 SETTLE_TIMEOUT = 5.0
 #: The columns of ``_Server``'s ``Database`` table the cluster checks read (those a server has).
 SERVER_COLUMNS = ("name", "model", "connected", "leader", "schema", "index")
@@ -326,6 +327,7 @@ class OvsdbConnection(Service):
         d = self._check_member(protocol)
         d.addCallback(lambda _: protocol.get_schema(self.database))
         d.addCallback(self._got_schema)
+        d.addCallback(self._member_answered)
         d.addCallback(lambda _: protocol.monitor_best(self.database, MONITOR_ID, self.replica.table_columns,
                                                       self._last_txn_id))
         d.addCallback(self._monitor_started, protocol)
@@ -422,6 +424,15 @@ class OvsdbConnection(Service):
             self.replica = Replica(schema, table_columns)
         else:
             self.replica.use_schema(schema)
+
+    def _member_answered(self, result):
+        """A usable member answered: the settle timeout is for servers that answer nothing.  Its
+        sync will come, however long a large database takes to send and apply (50 000 ports: about
+        5 s), or this attempt fails (the request timeout); either settles the connection."""
+        if self._settle_call is not None and self._settle_call.active():
+            self._settle_call.cancel()
+        self._settle_call = None
+        return result
 
     def _monitor_started(self, started, protocol):
         # The initial contents (or a resync) allocate objects that stay (rows, and the objects
