@@ -158,6 +158,115 @@ class SplittingTests(TestCase):
         self.assertFalse(transport.disconnecting)
 
 
+def monitor_reply(rows, nasty=""):
+    """A monitor reply shaped like ovsdb-server's initial one, ``rows`` Interface rows (about 150 bytes
+    each), each with the string ``nasty`` in a column, as ``(text, value)``."""
+    table = {}
+    for i in range(rows):
+        table["%08x-5d4f-4e2c-9c3e-9b1a1a0e3f11" % i] = {"initial": {
+            "name": "p%d" % i, "ofport": i, "nasty": nasty,
+            "external_ids": ["map", [["attached-mac", "02:00:00:00:%02x:%02x" % (i >> 8 & 255, i & 255)]]],
+            "error": ["set", []]}}
+    value = {"id": 1, "error": None, "result": {"Interface": table}}
+    return encode_value(value), value
+
+
+def reads(data, size):
+    """``data`` in reads of ``size`` bytes."""
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+class LargeTextTests(TestCase):
+    """Texts of megabytes (the initial monitor reply of a large switch) arrive whole and on time."""
+
+    def test_large_reply_in_tcp_and_tls_reads(self):
+        """A 1.5 MB reply read in 64 kB (TCP) or 16 kB (TLS record) pieces arrives as its value, with
+        the texts around it, each delivered by the read that completes it."""
+        text, value = monitor_reply(10000)
+        raw = b'{"before":1}' + text + b'{"after":2}'
+        for size in (65536, 16384):
+            protocol, transport = connect()
+            received = 0
+            for piece in reads(raw, size):
+                received += len(piece)
+                protocol.dataReceived(piece)
+                expected = [{"before": 1}] + ([value] if received >= len(raw) - 12 else [])
+                expected += [{"after": 2}] if received == len(raw) else []
+                self.assertEqual(len(protocol.values), len(expected), (size, received))
+            self.assertEqual(protocol.values, [{"before": 1}, value, {"after": 2}])
+            self.assertFalse(transport.disconnecting)
+
+    def test_strings_with_brackets_and_escaped_quotes(self):
+        """Strings holding brackets between escaped quotes, lone escaped quotes or backslashes before
+        the closing quote do not change where a large text ends, however it is read."""
+        for nasty in ['"["', '"{"', '"]"', '\\"}', '\\', 'a\\"[\\', "[[[[{{{{"]:
+            text, value = monitor_reply(2000, nasty)
+            for size in (65536, 4096, 1025):
+                protocol, transport = connect()
+                for piece in reads(text + text, size):
+                    protocol.dataReceived(piece)
+                self.assertEqual(protocol.values, [value, value], (nasty, size))
+                self.assertFalse(transport.disconnecting)
+
+    def test_next_text_in_the_same_read(self):
+        """When the read that ends a large text also brings the start of the next one, the large text
+        is delivered at once, even if the peer then sends nothing more."""
+        text, value = monitor_reply(2000)
+        protocol, _ = connect()
+        protocol.dataReceived(text[:-100])
+        self.assertEqual(protocol.values, [])
+        protocol.dataReceived(text[-100:] + b'{"id":2,"res')
+        self.assertEqual(protocol.values, [value])
+
+    def test_deep_nesting(self):
+        """Large texts nested deeper than a window's bulk accounting reduces still end where they end."""
+        value = ["x"] * 50
+        for _ in range(100):
+            value = [value, {"k": value}] if len(str(value)) < 20000 else [value]
+        deep = b"[" * 300 + b"]" * 300
+        for size in (65536, 4096):
+            protocol, transport = connect()
+            for piece in reads(encode_value(value) + deep + encode_value(value), size):
+                protocol.dataReceived(piece)
+            self.assertEqual(len(protocol.values), 3)
+            self.assertEqual(protocol.values[0], value)
+            self.assertEqual(encode_value(protocol.values[1]).strip(), deep)
+            self.assertEqual(protocol.values[2], value)
+            self.assertFalse(transport.disconnecting)
+
+    def test_oversize_large_text_refused_before_it_ends(self):
+        """A large text past the bound is refused once more than the bound is buffered, before it ends:
+        what a peer can make the service buffer stays bounded."""
+        text, _ = monitor_reply(2000)
+        protocol, transport = connect(max_value_size=100000)
+        pieces = reads(text, 16384)
+        fed = 0
+        while not transport.disconnecting:
+            self.assertLessEqual(protocol._splitter.pending, 100000)
+            protocol.dataReceived(pieces[fed])
+            fed += 1
+        self.assertLess(fed, len(pieces))
+        self.assertEqual(protocol.values, [])
+
+    def test_junk_after_large_text(self):
+        """Junk right after a large text: the text is delivered, then the connection is closed."""
+        text, value = monitor_reply(2000)
+        protocol, transport = connect()
+        for piece in reads(text.rstrip() + b'x{"a":1}', 65536):
+            protocol.dataReceived(piece)
+        self.assertEqual(protocol.values, [value])
+        self.assertTrue(transport.disconnecting)
+
+    def test_malformed_large_text(self):
+        """A large text with balanced brackets but invalid JSON inside is a protocol error when decoded."""
+        text, _ = monitor_reply(2000)
+        protocol, transport = connect()
+        for piece in reads(text.replace(b'"ofport":7,', b'"ofport":7,,', 1), 65536):
+            protocol.dataReceived(piece)
+        self.assertEqual(protocol.values, [])
+        self.assertTrue(transport.disconnecting)
+
+
 class BrokenPeerTests(TestCase):
     """A peer that breaks the framing is disconnected and nothing more is read from it."""
 

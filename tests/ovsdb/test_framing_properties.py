@@ -6,6 +6,10 @@
   bound: never an exception out of ``dataReceived``, never a buffer past the bound, and never a
   peer that can keep the connection waiting forever without the bound stopping it.
 - How the bytes are split never changes what is delivered.
+- Large texts (kilobytes, shaped like a monitor reply, strings full of brackets, quotes and escapes)
+  read in TCP- and TLS-sized pieces come out whole, each in the read that completes it.
+- Whatever the bytes and the reads, the splitter delivers exactly the texts, and reports an error
+  exactly when, the framing rules applied byte by byte to the whole stream say (reference_split).
 """
 
 import json
@@ -14,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from ovsdbus.ovsdb.framing import encode_value
+from ovsdbus.ovsdb.framing import FramingError, JSONValueSplitter, encode_value
 from tests.ovsdb.test_framing import connect
 
-#: Examples per property; each example is cheap (a few kB of JSON at most).
+#: Examples per property; each example is cheap (a few kB of JSON, at most some 100 kB for large texts).
 EXAMPLES = 100
 
 
@@ -224,3 +228,133 @@ class AnyBytesTests(SynchronousTestCase):
             feed(protocol, pieces)
             self.assertEqual(protocol.values, [])
             self.assertTrue(transport.disconnecting)
+
+
+def reference_split(data, bound):
+    """The framing rules applied byte by byte to ``data`` read at once: ``(texts, error)``, the texts
+    completed before the first framing error and whether there is one (a byte other than whitespace
+    between texts, or a text, complete or not, of more than ``bound`` bytes)."""
+    texts, depth, in_string, escaped, start = [], 0, False, False, 0
+    for i, byte in enumerate(data):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif depth == 0:
+            if byte in b" \t\r\n":
+                continue
+            if byte not in b"{[":
+                return texts, True
+            start, depth = i, 1
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"{[":
+            depth += 1
+        elif byte in b"}]":
+            depth -= 1
+            if depth == 0:
+                if i + 1 - start > bound:
+                    return texts, True
+                texts.append(data[start:i + 1])
+    return texts, depth > 0 and len(data) - start > bound
+
+
+def split_in_reads(data, pieces, bound):
+    """What a JSONValueSplitter delivers from ``pieces``: ``(texts, error)`` as in reference_split."""
+    splitter = JSONValueSplitter(max_value_size=bound)
+    texts = []
+    for piece in pieces:
+        try:
+            texts += splitter.feed(piece)
+        except FramingError as e:
+            return texts + e.texts, True
+    return texts, False
+
+
+#: Text made to trip up bulk accounting: mostly brackets, quotes and backslashes (escaped in the
+#: encoding), some non-ASCII.
+#: Escaped quotes around brackets and backslashes before quotes: the quotes alone do not pair up.
+NASTY_STRINGS = st.sampled_from(['"["', '"{"', '"]"', '"}', '{"', '\\', '\\"', '"\\"[', '\\\\]', '"', '""]"[""'])
+BRACKETY_TEXT = st.one_of(st.text(alphabet='{}[]"\\ a/\u00e9\U0001F600', max_size=10), NASTY_STRINGS)
+BRACKETY_VALUES = st.recursive(
+    st.one_of(BRACKETY_TEXT, st.integers(-5, 5), st.none()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(BRACKETY_TEXT, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@st.composite
+def large_texts(draw):
+    """``(text, value)``: one JSON text of about 1 to 60 kB shaped like a monitor reply (rows of
+    columns under uuids under tables, nested a few levels), whose strings are plain or full of
+    brackets, quotes and escapes, by some encoder."""
+    plain = draw(st.booleans())
+    rows = draw(st.lists(st.tuples(BRACKETY_VALUES, NASTY_STRINGS), min_size=1, max_size=6))
+    copies = draw(st.integers(20, 400))
+    table = {}
+    for i in range(copies):
+        value, nasty = ("plain", "text") if plain else rows[i % len(rows)]
+        table["%08x-uuid" % i] = {"initial": {"name": "p%d" % i, "value": value, "nasty": nasty,
+                                              "ids": ["map", [["k", "v%d" % i]]]}}
+    value = {"id": 1, "error": None, "result": {"Interface": table}}
+    return draw(ENCODERS)(value), value
+
+
+#: Read sizes: TCP's and TLS's usual ones, ones about the texts' sizes, and small odd ones.
+READ_SIZES = st.sampled_from([65536, 16384, 4096, 1025, 1024, 1023, 100, 7])
+
+
+class LargeTextTests(SynchronousTestCase):
+    """Texts of many kilobytes, read in pieces, come out whole and where they end."""
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None)
+    @given(large_texts(), READ_SIZES, st.data())
+    def test_large_text_in_any_reads(self, text_value, read_size, data):
+        """A large text, with more texts before and after it, read in fixed-size pieces or cut at
+        random points, arrives as its value, each text delivered by the read that completes it."""
+        text, value = text_value
+        raw = b' {"before":1}\n' + text + b'{"after":["]"]}'
+        if data.draw(st.booleans(), label="fixed reads"):
+            pieces = [raw[i:i + read_size] for i in range(0, len(raw), read_size)]
+        else:
+            pieces = chunks(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=8), label="cuts"))
+        protocol, transport = connect()
+        received = 0
+        for piece in pieces:
+            received += len(piece)
+            protocol.dataReceived(piece)
+            # Values completed by this read are there at once: no waiting for later bytes.
+            complete = [len(b' {"before":1}'), len(b' {"before":1}\n') + len(text.rstrip()), len(raw)]
+            self.assertEqual(len(protocol.values), len([c for c in complete if c <= received]))
+        self.assertEqual(protocol.values, [{"before": 1}, value, {"after": ["]"]}])
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(protocol._splitter.pending, 0)
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None)
+    @given(large_texts(), NOISE, st.integers(0, 3), READ_SIZES, st.data())
+    def test_same_as_byte_by_byte_rules(self, text_value, noise, where, read_size, data):
+        """Large texts with noise before, inside or after them, under a bound that may be smaller than
+        them: read in pieces, the splitter delivers exactly the texts, and reports an error exactly
+        when, the byte-by-byte framing rules say for the whole stream at once."""
+        text, _ = text_value
+        cut = len(text) * where // 3
+        raw = text[:cut] + noise + text[cut:] + text
+        bound = data.draw(st.sampled_from([len(text) - 1, len(text), len(text) + len(noise), 64 * 1024 * 1024]),
+                          label="bound")
+        pieces = [raw[i:i + read_size] for i in range(0, len(raw), read_size)]
+        self.assertEqual(split_in_reads(raw, pieces, bound), reference_split(raw, bound))
+
+
+class ReferenceTests(SynchronousTestCase):
+    """The splitter follows the byte-by-byte framing rules on any bytes."""
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None)
+    @given(noisy_streams(), st.integers(8, 300), st.data())
+    def test_same_as_byte_by_byte_rules(self, raw, bound, data):
+        """Whatever bytes arrive, cut anywhere, the texts delivered and whether there is an error are
+        those of the byte-by-byte rules applied to the whole stream."""
+        cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=20), label="cuts")
+        self.assertEqual(split_in_reads(raw, chunks(raw, cuts), bound), reference_split(raw, bound))
