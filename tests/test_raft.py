@@ -303,6 +303,10 @@ class StaleMemberTests(_ClusterCase):
         yield call(self.client, "CreateBridge", "s", "br1")
         c.stop()
         shutil.copy(c.db, c.db + ".old")
+        # Until a or b leads, the one ovsdbus moves to may still leave its cluster for an election
+        # (ovsdbus then rightly answers Disconnected): write once the cluster has a leader again.
+        yield poll_until(lambda: self.cluster.leader().addCallback(lambda leader: leader in (a, b)), DEADLINE,
+                         what="a or b to lead")
         yield poll_until(lambda: self.where().addCallback(lambda w: w[0] and w[1] != c.remote), DEADLINE,
                          what="ovsdbus to move from c to another member")
         written = ["br1"]
