@@ -61,6 +61,29 @@ class OtherDatabaseVerbs:
         return refuse
 
 
+#: Bytes from which glibc's malloc serves an allocation with a mapping of its own, and the free
+#: bytes at the top of its heap from which it gives them back (mallopt M_MMAP_THRESHOLD and
+#: M_TRIM_THRESHOLD; these are glibc's defaults, but fixed: see :func:`fix_malloc_thresholds`).
+MALLOC_THRESHOLD = 128 * 1024
+
+
+def fix_malloc_thresholds():
+    """Keep glibc's malloc from holding on to the memory of large passing buffers for good.
+
+    By default glibc raises both thresholds to the size of any mapped buffer freed (a 26 MB
+    GetManagedObjects answer at 10 000 ports, the monitor's snapshot): from then on such buffers
+    come from the heap, and the heap keeps tens of megabytes the process no longer uses (RSS
+    after one GetManagedObjects at 10 000 ports: 135 MB instead of 106 MB).  Setting them fixes
+    them.  Returns whether it could (not on a C library without mallopt)."""
+    try:
+        import ctypes
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, MALLOC_THRESHOLD)) and bool(mallopt(m_trim_threshold, MALLOC_THRESHOLD))
+
+
 def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, probe_interval=None,
                   max_message_size=None, allowed_gids=(), remote_gids=(), polkit="auto", database=OPEN_VSWITCH,
                   leader_only=True,
@@ -77,6 +100,7 @@ def build_service(reactor, remotes, bus, on_bus_lost, tls=None, timeout=30.0, pr
     ``ovs_rundir`` (default: $OVS_RUNDIR or OVS's run directory); flows asked to persist are kept
     in ``state_directory`` (None: persisting is not offered) and checked every
     ``flows_check_interval`` seconds (see :mod:`ovsdbus.openflow.keeper`)."""
+    fix_malloc_thresholds()
     options = {} if max_message_size is None else {"max_message_size": max_message_size}
     connection = OvsdbConnection(
         remotes_endpoint(reactor, remotes, tls), ALL, reactor, database=database,

@@ -23,7 +23,6 @@ import gc
 import itertools
 import json
 import os
-import struct
 from typing import NamedTuple
 
 from twisted.application.service import Service
@@ -607,29 +606,6 @@ def _collector_paused():
         gc.enable()
 
 
-#: Bytes from which glibc's malloc serves an allocation with a mapping of its own, and the free
-#: bytes at the top of its heap from which it gives them back (mallopt M_MMAP_THRESHOLD and
-#: M_TRIM_THRESHOLD; these are glibc's defaults, but fixed: see :func:`fix_malloc_thresholds`).
-MALLOC_THRESHOLD = 128 * 1024
-
-
-def fix_malloc_thresholds():
-    """Keep glibc's malloc from holding on to the memory of large passing buffers for good.
-
-    By default glibc raises both thresholds to the size of any mapped buffer freed (a 26 MB
-    GetManagedObjects answer at 10 000 ports, the monitor's snapshot): from then on such buffers
-    come from the heap, and the heap keeps tens of megabytes the process no longer uses (RSS
-    after one GetManagedObjects at 10 000 ports: 135 MB instead of 106 MB).  Setting them fixes
-    them.  Returns whether it could (not on a C library without mallopt)."""
-    try:
-        import ctypes
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, MALLOC_THRESHOLD)) and bool(mallopt(m_trim_threshold, MALLOC_THRESHOLD))
-
-
 def _then(result, f):
     """``f(result)``, or, when ``result`` is a Deferred, a Deferred of it."""
     if isinstance(result, defer.Deferred):
@@ -1040,30 +1016,30 @@ class BusService(Service):
         ports on) is refused with ``org.freedesktop.DBus.Error.LimitsExceeded`` before the body
         is made.
         """
-        # The body is what dbuswire.array_of_entries makes of the entries, written as they are
-        # made: an entry encoded here is freed at once instead of tens of thousands of them held
-        # until the end (their memory, scattered, would stay with the process after the call).
-        body = bytearray(8)   # the array's length, and the padding to its first entry's 8-aligned start
-        limit = dbuswire.MAX_MESSAGE_SIZE - 4096   # the header takes a few hundred bytes
         encoded = self._encoded
         # shown() gives (path, interface, properties), an object's interfaces next to each other.
         objects = itertools.groupby(self.view.shown(), key=lambda entry: entry[0])
-        for count, (path, shown) in enumerate(objects, 1):
-            entry = encoded.get(path)
-            if entry is None:
-                entry = self._encode_object(path, self._with_flows({interface: props for _, interface, props in shown}))
+        seen = [0]
+
+        def entries():
+            for path, shown in objects:
+                seen[0] += 1
+                entry = encoded.get(path)
                 if entry is None:
-                    continue  # one object is left out, the others are still answered
-            body += bytes(-(len(body) - 8) % 8)
-            body += entry
-            if len(body) > limit:
-                count += sum(1 for _ in objects)
-                raise DBusErrorReply(DBUS_ERROR + "LimitsExceeded",
-                                     "the %d objects take more than the %d bytes one D-Bus message may hold: read "
-                                     "them with org.openvswitch.ovsdb.Database, or each with Properties.GetAll"
-                                     % (count, dbuswire.MAX_MESSAGE_SIZE))
-        body[0:4] = struct.pack("<I", len(body) - 8)
-        return body
+                    entry = self._encode_object(path, self._with_flows({interface: props
+                                                                        for _, interface, props in shown}))
+                    if entry is None:
+                        continue  # one object is left out, the others are still answered
+                yield entry
+        try:
+            # The header takes a few hundred bytes.
+            return dbuswire.array_of_entries(entries(), max_length=dbuswire.MAX_MESSAGE_SIZE - 4096)
+        except dbuswire.BodyTooLarge:
+            count = seen[0] + sum(1 for _ in objects)
+            raise DBusErrorReply(DBUS_ERROR + "LimitsExceeded",
+                                 "the %d objects take more than the %d bytes one D-Bus message may hold: read "
+                                 "them with org.openvswitch.ovsdb.Database, or each with Properties.GetAll"
+                                 % (count, dbuswire.MAX_MESSAGE_SIZE)) from None
 
     @staticmethod
     def _encode_object(path, interfaces):
@@ -1129,7 +1105,6 @@ class BusService(Service):
     def startService(self):
         super().startService()
         self._stopping = False
-        fix_malloc_thresholds()
         d = connect(self.reactor, self.bus)
         # txdbus never fires this Deferred if the bus hangs up before Hello is answered.
         d.addTimeout(self.BUS_CONNECT_TIMEOUT, self.reactor)

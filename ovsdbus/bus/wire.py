@@ -417,20 +417,27 @@ def encode_entry(entry_signature, key, value):
     return bytes(buf)
 
 
-def array_of_entries(entries):
-    """The body (bytes) of a message whose only value is an array of already encoded dict entries.
+class BodyTooLarge(ValueError):
+    """An array of entries that would exceed the length it was allowed (see :func:`array_of_entries`)."""
 
-    Made in one copy of the entries (a body can be tens of megabytes: GetManagedObjects)."""
-    pieces = [b""]   # the array's length, with the padding to the first entry's 8-aligned start
-    length = 0
+
+def array_of_entries(entries, max_length=None):
+    """The body (a bytearray) of a message whose only value is an array of already encoded dict
+    entries, from an iterable of them.
+
+    Written as the entries come, so a generator's entries (a body can be tens of megabytes:
+    GetManagedObjects) are freed at once instead of all held until the end.  Raises
+    BodyTooLarge as soon as the body exceeds ``max_length`` bytes."""
+    body = bytearray(8)   # the array's length, and the padding to the first entry's 8-aligned start
     for entry in entries:
-        padding = -length % 8
+        padding = -(len(body) - 8) % 8
         if padding:
-            pieces.append(_ZEROS[:padding])
-        pieces.append(entry)
-        length += padding + len(entry)
-    pieces[0] = _U32.pack(length) + _ZEROS[:4]
-    return b"".join(pieces)
+            body += _ZEROS[:padding]
+        body += entry
+        if max_length is not None and len(body) > max_length:
+            raise BodyTooLarge("the entries take more than %d bytes" % max_length)
+    body[0:4] = _U32.pack(len(body) - 8)
+    return body
 
 
 def encode_message(message_type, serial, fields, signature="", body=(), flags=0, raw_body=None):

@@ -195,13 +195,16 @@ class OvsdbConnection(Service):
         self._settle_waiters.append(d)
         return d
 
+    def _cancel_settle_timer(self):
+        if self._settle_call is not None and self._settle_call.active():
+            self._settle_call.cancel()
+        self._settle_call = None
+
     def _settle(self):
         if self._settled:
             return
         self._settled = True
-        if self._settle_call is not None and self._settle_call.active():
-            self._settle_call.cancel()
-        self._settle_call = None
+        self._cancel_settle_timer()
         waiters, self._settle_waiters = self._settle_waiters, []
         for d in waiters:
             d.callback(None)
@@ -270,9 +273,7 @@ class OvsdbConnection(Service):
 
     def stopService(self):
         super().stopService()
-        if self._settle_call is not None and self._settle_call.active():
-            self._settle_call.cancel()
-        self._settle_call = None
+        self._cancel_settle_timer()
         self._fail_change_waiters()
         self._fail_sync_waiters(Disconnected("ovsdbus is stopping"))
         service, self._client_service = self._client_service, None
@@ -429,9 +430,7 @@ class OvsdbConnection(Service):
         """A usable member answered: the settle timeout is for servers that answer nothing.  Its
         sync will come, however long a large database takes to send and apply (50 000 ports: about
         5 s), or this attempt fails (the request timeout); either settles the connection."""
-        if self._settle_call is not None and self._settle_call.active():
-            self._settle_call.cancel()
-        self._settle_call = None
+        self._cancel_settle_timer()
         return result
 
     def _monitor_started(self, started, protocol):

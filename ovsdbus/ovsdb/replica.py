@@ -46,13 +46,12 @@ same data:
 """
 
 from operator import itemgetter
-from sys import intern
 from typing import NamedTuple
 
 from twisted.logger import Logger
 
 from ovsdbus.ovsdb.errors import ProtocolError
-from ovsdbus.ovsdb.schema import LOWER_UUID_RE, UUID, SchemaError, canonical_uuid, is_uuid
+from ovsdbus.ovsdb.schema import UUID, SchemaError, canonical_uuid, is_uuid
 
 INSERT, DELETE, MODIFY = "insert", "delete", "modify"
 
@@ -329,10 +328,7 @@ class Replica:
         if not isinstance(table_updates, dict):
             raise ProtocolError("table updates are not an object")
         decode = self._decode_v1 if version == 1 else self._decode_v2
-        decode_row = self._decode_row
-        fullmatch = LOWER_UUID_RE.fullmatch
         changes = []
-        append = changes.append
         self._decoded_diffs = {}
         names = self._table_names
         for table, row_updates in table_updates.items():
@@ -345,27 +341,14 @@ class Replica:
             current = base[table]
             seen = set()
             for uuid, update in row_updates.items():
-                if type(uuid) is str and fullmatch(uuid):
-                    uuid = intern(uuid.lower())   # lower(): not the parser's string (see schema.detached)
-                elif is_uuid(uuid):
-                    uuid = canonical_uuid(uuid)
-                else:
+                if not is_uuid(uuid):
                     raise ProtocolError("table %s: row key %s is not a uuid" % (table, _short(repr(uuid))))
+                uuid = canonical_uuid(uuid)   # not the parser's string (see schema.detached)
                 if uuid in seen:
                     raise ProtocolError("table %s: row %s is updated twice" % (table, uuid))
                 seen.add(uuid)
                 try:
-                    # The usual update2 of an initial snapshot or a new row, inline; anything else
-                    # (and any mistake in these) through the full decoder.
-                    body = update.get("initial", _ABSENT) if version != 1 and type(update) is dict \
-                        and len(update) == 1 else _ABSENT
-                    if body is _ABSENT:
-                        body = update.get("insert", _ABSENT) if version != 1 and type(update) is dict \
-                            and len(update) == 1 else _ABSENT
-                    if body is not _ABSENT and type(body) is dict and uuid not in current:
-                        append(RowChange(INSERT, table, uuid, None, decode_row(table, uuid, body)))
-                    else:
-                        append(decode(table, uuid, update, current.get(uuid)))
+                    changes.append(decode(table, uuid, update, current.get(uuid)))
                 except (ValueError, TypeError, OverflowError) as e:   # SchemaError is a ValueError
                     raise ProtocolError("table %s, row %s: %s" % (table, uuid, _short(e))) from e
         return changes
@@ -399,7 +382,7 @@ class Replica:
 
     def _decode_row(self, table, uuid, json, base=None):
         """The row ``json`` (a ``<row>``: all columns, or only those not default) over ``base``."""
-        if type(json) is not dict and not isinstance(json, dict):
+        if not isinstance(json, dict):
             raise ProtocolError("table %s, row %s: the row is not an object" % (table, uuid))
         decoders = self._decoders[table]
         row = dict(base if base is not None else self._default_row(table))

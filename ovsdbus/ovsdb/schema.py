@@ -35,8 +35,6 @@ INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: A uuid in its canonical (lower-case) form, as ovsdb-server sends them.
-LOWER_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: What a fast atom decoder (:meth:`BaseType.fast_decoder`) returns for what it leaves to the full decoder.
 _SLOW = object()
 _EMPTY_SET = frozenset()
@@ -158,7 +156,7 @@ class BaseType:
         elif t == INTEGER:
             if isinstance(json, int) and not isinstance(json, bool):
                 if INT64_MIN <= json <= INT64_MAX:
-                    return int(json) + 0   # a new int (see detached)
+                    return json + 0   # a new int (see detached)
                 raise SchemaError("%r does not fit a 64-bit integer" % (json,))
         elif t == BOOLEAN:
             if isinstance(json, bool):
@@ -196,8 +194,8 @@ class BaseType:
         def uuid_atom(json):
             if type(json) is list and len(json) == 2 and json[0] == "uuid":
                 text = json[1]
-                if type(text) is str and LOWER_UUID_RE.fullmatch(text):
-                    return intern(text.lower())   # lower(): a new string (see detached)
+                if type(text) is str and _UUID_RE.fullmatch(text):
+                    return canonical_uuid(text)
             return _SLOW
         return uuid_atom
 

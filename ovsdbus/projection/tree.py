@@ -590,8 +590,7 @@ class Objects:
         removed, added, changed, signals = {}, {}, [], []
         interfaces = self._interfaces
         for projection, _ in self.projections:
-            delta = projection.update(replica, changes) if announce else projection.update(replica, changes,
-                                                                                        announce=False)
+            delta = projection.update(replica, changes, announce=announce)
             for path, interface in delta.removed:
                 if announce:
                     removed.setdefault(path, []).append(interface)

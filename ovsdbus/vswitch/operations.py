@@ -399,7 +399,7 @@ class Operations:
             self._in_flight += 1
             if len(planned) == 1:
                 planner, args, d, operations = planned[0]
-                sent = self._attempts(planner, args, operations, replica, generation)
+                sent = self._attempts(planner, args, (operations, replica, generation))
                 sent.chainDeferred(d)
             else:
                 sent = self._group(planned)
@@ -421,7 +421,7 @@ class Operations:
         except TransactionError:
             # Nothing of it was committed: each call on its own, with its own plan and answer.
             for planner, args, d, _ in planned:
-                self._alone(planner, args).chainDeferred(d)
+                self._attempts(planner, args).chainDeferred(d)
             return
         except Exception:
             failure = Failure()
@@ -431,19 +431,14 @@ class Operations:
         for _, _, d, _ in planned:
             d.callback(None)
 
-    def _alone(self, planner, args):
-        try:
-            replica = self.replica
-            return self._attempts(planner, args, planner(replica, *args), replica, replica.generation)
-        except Exception:
-            return defer.fail()
-
     @defer.inlineCallbacks
-    def _attempts(self, planner, args, operations, replica, generation):
-        """Send ``operations`` (planned from ``replica`` at ``generation``); plan again and resend on a
-        conflict, up to ``max_attempts`` transactions in all."""
+    def _attempts(self, planner, args, first=None):
+        """Plan the call and send it; plan again and resend on a conflict, up to ``max_attempts``
+        transactions in all.  ``first``: ``(operations, replica, generation)`` already planned."""
         for attempt in range(1, self.max_attempts + 1):
-            if attempt > 1:
+            if first is not None:
+                (operations, replica, generation), first = first, None
+            else:
                 replica = self.replica
                 generation = replica.generation
                 operations = planner(replica, *args)
